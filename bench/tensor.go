@@ -1,0 +1,221 @@
+package bench
+
+import (
+	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"fmt"
+	"math/rand/v2"
+	"runtime"
+
+	"github.com/cohort-mpc/cohort/tensor"
+)
+
+func tensorSuite() Suite {
+	return Suite{
+		Name: "tensor",
+		Doc:  "CPU tensor kernels: fused AES-CTR masks, ring vectors, Sum, stochastic quantisation",
+		Run:  runTensor,
+	}
+}
+
+// tensorEnv holds the backends and the limit measurements the cases share.
+type tensorEnv struct {
+	one, all, generic *tensor.CPU
+	workers           int
+	opt               Options
+	emit              func(Result)
+}
+
+func (e *tensorEnv) result(name string, n int, metric string, value float64, unit string, limit float64, note string) {
+	r := Result{Suite: "tensor", Case: name, N: n, Metric: metric, Value: value, Unit: unit, Limit: limit, Note: note}
+	if limit > 0 {
+		r.Ratio = value / limit
+	}
+	e.emit(r)
+}
+
+func runTensor(ctx context.Context, opt Options, emit func(Result)) error {
+	one, stopOne, err := tensor.NewCPU(tensor.CPUConfig{Workers: 1})
+	if err != nil {
+		return err
+	}
+	defer stopOne()
+	generic, stopGeneric, err := tensor.NewCPU(tensor.CPUConfig{Workers: 1, Generic: true})
+	if err != nil {
+		return err
+	}
+	defer stopGeneric()
+	all, stopAll, err := tensor.NewCPU(tensor.CPUConfig{Workers: opt.Workers})
+	if err != nil {
+		return err
+	}
+	defer stopAll()
+	workers := opt.Workers
+	if workers == 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	e := &tensorEnv{one: one, all: all, generic: generic, workers: workers, opt: opt, emit: emit}
+	e.result("backend", 0, "workers", float64(workers), "cores", 0, one.Name())
+	for _, c := range []func(context.Context) error{e.expandAdd, e.ringAdd, e.ringAddCached, e.sum64, e.quantize} {
+		if err := c(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// size returns full, or small in quick mode.
+func (e *tensorEnv) size(full, small int) int {
+	if e.opt.Quick {
+		return small
+	}
+	return full
+}
+
+func randU32(n int, seed uint64) []uint32 {
+	r := rand.New(rand.NewPCG(seed, 1))
+	v := make([]uint32, n)
+	for i := range v {
+		v[i] = r.Uint32()
+	}
+	return v
+}
+
+// keystream returns a function that runs the standard library's AES-CTR over
+// buf in place: the rate every mask case is held to.
+func keystream(buf []byte) timed {
+	block, err := aes.NewCipher(make([]byte, 16))
+	if err != nil {
+		panic(err) // a 16-byte key is always valid
+	}
+	iv := make([]byte, aes.BlockSize)
+	return func() { cipher.NewCTR(block, iv).XORKeyStream(buf, buf) }
+}
+
+// copier returns a function that copies src to a buffer of the same size:
+// the memory bandwidth limit, counted as bytes read plus bytes written. It
+// writes src first: fresh pages all map the kernel's one zero page, and
+// copying from it would measure the cache, not memory.
+func copier(src []byte) timed {
+	for i := range src {
+		src[i] = byte(i*7 + 1)
+	}
+	dst := make([]byte, len(src))
+	copy(dst, src)
+	return func() { copy(dst, src) }
+}
+
+func (e *tensorEnv) expandAdd(ctx context.Context) error {
+	n := e.size(1<<24, 1<<16)
+	bytes := 4 * n
+	dst1, dstAll := randU32(n, 1), randU32(n, 2)
+	ks := make([]byte, bytes)
+	seed := &tensor.Seed{1, 2, 3}
+	d, err := medians(ctx, e.opt.reps(),
+		keystream(ks),
+		func() { e.one.ExpandAddU32(dst1, seed) },
+		func() { e.all.ExpandAddU32(dstAll, seed) },
+	)
+	if err != nil {
+		return err
+	}
+	limit, one, all := rate(bytes, d[0]), rate(bytes, d[1]), rate(bytes, d[2])
+	e.result("expand-add-u32", n, "throughput", one, "B/s", limit, "limit: stdlib AES-CTR keystream, 1 core")
+	e.result("expand-add-u32-par", n, "throughput", all, "B/s", limit, "limit: stdlib AES-CTR keystream, 1 core")
+	e.result("expand-add-u32-par", n, "scaling", all/one, "x", float64(e.workers),
+		fmt.Sprintf("%d workers vs 1; limit: perfect scaling", e.workers))
+	return nil
+}
+
+func (e *tensorEnv) ringAdd(ctx context.Context) error {
+	n := e.size(1<<24, 1<<16)
+	a, b, dst := randU32(n, 3), randU32(n, 4), make([]uint32, n)
+	ga, gb, gdst := randU32(n, 5), randU32(n, 6), make([]uint32, n)
+	src := make([]byte, 4*n)
+	d, err := medians(ctx, e.opt.reps(),
+		copier(src),
+		func() { e.one.AddU32(dst, a, b) },
+		func() { e.generic.AddU32(gdst, ga, gb) },
+	)
+	if err != nil {
+		return err
+	}
+	limit := rate(8*n, d[0])
+	simd, gen := rate(12*n, d[1]), rate(12*n, d[2])
+	e.result("ring-add-u32", n, "throughput", simd, "B/s", limit, "dst=a+b, bytes read+written; limit: copy(), read+written")
+	e.result("ring-add-u32", n, "vs-generic", simd, "B/s", gen, "limit: generic Go kernel, same run")
+	e.result("ring-add-u32-generic", n, "throughput", gen, "B/s", limit, "limit: copy(), read+written")
+	return nil
+}
+
+// ringAddCached measures the kernels where memory does not bound them: three
+// vectors that fit in L1.
+func (e *tensorEnv) ringAddCached(ctx context.Context) error {
+	n := 1 << 11
+	a, b, dst := randU32(n, 7), randU32(n, 8), make([]uint32, n)
+	d, err := medians(ctx, e.opt.reps(),
+		func() { e.one.AddU32(dst, a, b) },
+		func() { e.generic.AddU32(dst, a, b) },
+	)
+	if err != nil {
+		return err
+	}
+	simd, gen := rate(12*n, d[0]), rate(12*n, d[1])
+	e.result("ring-add-u32-l1", n, "vs-generic", simd, "B/s", gen, "L1-resident; limit: generic Go kernel, same run")
+	return nil
+}
+
+func (e *tensorEnv) sum64(ctx context.Context) error {
+	const k = 64
+	n := e.size(1<<20, 1<<12)
+	vs := make([][]uint32, k)
+	for i := range vs {
+		vs[i] = randU32(n, uint64(100+i))
+	}
+	flat := make([]byte, 4*n*k)
+	dst, gdst := make([]uint32, n), make([]uint32, n)
+	bytes := 4 * n * (k + 1) // read k vectors, write one
+	d, err := medians(ctx, e.opt.reps(),
+		copier(flat),
+		func() { e.one.SumU32(dst, vs...) },
+		func() { e.generic.SumU32(gdst, vs...) },
+	)
+	if err != nil {
+		return err
+	}
+	limit := rate(2*len(flat), d[0])
+	simd, gen := rate(bytes, d[1]), rate(bytes, d[2])
+	e.result("sum64-u32", n, "throughput", simd, "B/s", limit, "64 vectors, bytes read+written; limit: copy() of the same bytes, read+written")
+	e.result("sum64-u32", n, "vs-generic", simd, "B/s", gen, "limit: generic Go kernel, same run")
+	return nil
+}
+
+func (e *tensorEnv) quantize(ctx context.Context) error {
+	n := e.size(1<<24, 1<<16)
+	fp, err := tensor.NewFixedPoint(tensor.FixedPointLiteral{RingBits: 32, Lo: -1, Hi: 1, MaxSummands: 1000})
+	if err != nil {
+		return err
+	}
+	r := rand.New(rand.NewPCG(9, 9))
+	src := make([]float32, n)
+	for i := range src {
+		src[i] = float32(r.NormFloat64() * 0.5)
+	}
+	dst, gdst := make([]uint32, n), make([]uint32, n)
+	ks := make([]byte, 4*n)
+	seed := &tensor.Seed{4, 5, 6}
+	d, err := medians(ctx, e.opt.reps(),
+		keystream(ks),
+		func() { e.one.QuantizeF32U32(fp, dst, src, seed) },
+		func() { e.generic.QuantizeF32U32(fp, gdst, src, seed) },
+	)
+	if err != nil {
+		return err
+	}
+	limit := rate(4*n, d[0])
+	simd, gen := rate(4*n, d[1]), rate(4*n, d[2])
+	e.result("quantize-f32", n, "throughput", simd, "B/s", limit, "float32 in, 1 rounding word each; limit: stdlib AES-CTR keystream, 1 core")
+	e.result("quantize-f32", n, "vs-generic", simd, "B/s", gen, "limit: generic Go kernels, same run")
+	return nil
+}

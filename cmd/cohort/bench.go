@@ -1,0 +1,130 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/cohort-mpc/cohort/bench"
+	"github.com/urfave/cli/v2"
+)
+
+func benchCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "bench",
+		Usage:     "run benchmark suites and compare each hot path with a limit measured in the same run",
+		ArgsUsage: "SUITE...",
+		Description: "Without a suite, lists the suites. Every figure is the median of --reps samples;\n" +
+			"ratio is value/limit, both measured side by side in this run.",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "json", Usage: "print one JSON object per result line instead of a table"},
+			&cli.BoolFlag{Name: "quick", Usage: "tiny sizes, for a smoke test (figures are not meaningful)"},
+			&cli.IntFlag{Name: "reps", Usage: "samples per figure (0: the suite's default)"},
+			&cli.IntFlag{Name: "workers", Usage: "cores for the parallel cases (0: all)"},
+		},
+		Action: func(c *cli.Context) error {
+			out := c.App.Writer
+			if c.NArg() == 0 {
+				for _, s := range bench.Suites() {
+					fmt.Fprintf(out, "%-10s %s\n", s.Name, s.Doc)
+				}
+				return nil
+			}
+			if c.Int("reps") < 0 || c.Int("workers") < 0 {
+				return usageError{"bench: --reps and --workers must not be negative"}
+			}
+			opt := bench.Options{Quick: c.Bool("quick"), Reps: c.Int("reps"), Workers: c.Int("workers")}
+			var suites []bench.Suite
+			for _, name := range c.Args().Slice() {
+				s, err := bench.Lookup(name)
+				if err != nil {
+					return usageError{err.Error()}
+				}
+				suites = append(suites, s)
+			}
+			for _, s := range suites {
+				p := newPrinter(out, c.Bool("json"))
+				err := s.Run(c.Context, opt, p.add)
+				if ferr := p.flush(); err == nil {
+					err = ferr
+				}
+				if err != nil {
+					return fmt.Errorf("bench %s: %w", s.Name, err)
+				}
+			}
+			return nil
+		},
+	}
+}
+
+// printer writes results as JSON lines as they come, or as a table at the end.
+type printer struct {
+	out  io.Writer
+	json bool
+	rows []bench.Result
+	err  error
+}
+
+func newPrinter(out io.Writer, asJSON bool) *printer { return &printer{out: out, json: asJSON} }
+
+func (p *printer) add(r bench.Result) {
+	if !p.json {
+		p.rows = append(p.rows, r)
+		return
+	}
+	b, err := json.Marshal(r)
+	if err == nil {
+		_, err = fmt.Fprintf(p.out, "%s\n", b)
+	}
+	if p.err == nil {
+		p.err = err
+	}
+}
+
+func (p *printer) flush() error {
+	if p.json || p.err != nil {
+		return p.err
+	}
+	tw := tabwriter.NewWriter(p.out, 2, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, "SUITE\tCASE\tN\tMETRIC\tVALUE\tLIMIT\tRATIO\tNOTE")
+	for _, r := range p.rows {
+		limit, ratio := "-", "-"
+		if r.Limit > 0 {
+			limit, ratio = human(r.Limit, r.Unit), fmt.Sprintf("%.2f", r.Ratio)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Suite, r.Case, count(r.N), r.Metric, human(r.Value, r.Unit), limit, ratio, r.Note)
+	}
+	return tw.Flush()
+}
+
+// count prints n as a power of two where it is one.
+func count(n int) string {
+	if n <= 0 {
+		return "-"
+	}
+	if n&(n-1) == 0 && n >= 1024 {
+		return fmt.Sprintf("2^%d", strings.Count(fmt.Sprintf("%b", n), "0"))
+	}
+	return fmt.Sprint(n)
+}
+
+// human formats a value with its unit: byte rates in GB/s or MB/s.
+func human(v float64, unit string) string {
+	switch unit {
+	case "B/s":
+		switch {
+		case v >= 1e9:
+			return fmt.Sprintf("%.2f GB/s", v/1e9)
+		default:
+			return fmt.Sprintf("%.1f MB/s", v/1e6)
+		}
+	case "x":
+		return fmt.Sprintf("%.2fx", v)
+	}
+	if v == 0 {
+		return unit
+	}
+	return fmt.Sprintf("%g %s", v, unit)
+}

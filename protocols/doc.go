@@ -1,0 +1,9 @@
+// Package protocols groups the cryptographic protocols that cohort runs
+// between parties. Each lives in its own subpackage as a value with explicit
+// steps, typed messages with binary encodings, and randomness passed in as an
+// io.Reader; none of them opens a socket or starts goroutines it does not own:
+//
+//   - protocols/secagg: SecAgg+ secure aggregation with dropout recovery.
+//   - protocols/mhe: multiparty threshold CKKS on Lattigo.
+//   - protocols/dkg: distributed key generation and threshold signatures.
+package protocols
