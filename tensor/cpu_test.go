@@ -406,7 +406,7 @@ func TestQuantize(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	specials := []float64{0, -2, 3, -2.5, 3.5, math.Inf(1), math.Inf(-1), math.NaN(), 1e-40, -0.0}
+	specials := []float64{0, -2, 3, -2.5, 3.5, math.Inf(1), math.Inf(-1), math.NaN(), 1e-40, math.Copysign(0, -1)}
 	for _, b := range backends(t) {
 		for _, n := range testLengths(t) {
 			var seed Seed

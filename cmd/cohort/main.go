@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/urfave/cli/v2"
@@ -50,7 +51,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return usageError{err.Error()}
 		},
 	}
-	if err := app.RunContext(ctx, args); err != nil {
+	if err := app.RunContext(ctx, flagsFirst(app.Commands, args)); err != nil {
 		fmt.Fprintf(stderr, "cohort: %v\n", err)
 		if _, ok := err.(usageError); ok {
 			return exitUsage
@@ -58,4 +59,50 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitError
 	}
 	return exitOK
+}
+
+// flagsFirst moves the flags that follow a command's positional arguments in
+// front of them, so that "cohort bench tensor --json" means what
+// "cohort bench --json tensor" does (urfave/cli stops parsing flags at the
+// first positional argument). Everything after "--" stays positional.
+func flagsFirst(cmds []*cli.Command, args []string) []string {
+	if len(args) < 3 {
+		return args
+	}
+	var cmd *cli.Command
+	for _, c := range cmds {
+		if c.HasName(args[1]) {
+			cmd = c
+		}
+	}
+	if cmd == nil || len(cmd.Subcommands) > 0 {
+		return args
+	}
+	takesValue := map[string]bool{}
+	for _, f := range cmd.Flags {
+		_, isBool := f.(*cli.BoolFlag)
+		for _, name := range f.Names() {
+			takesValue[name] = !isBool
+		}
+	}
+	var flags, positional []string
+	rest := args[2:]
+	for i := 0; i < len(rest); i++ {
+		a := rest[i]
+		if a == "--" {
+			positional = append(positional, rest[i:]...)
+			break
+		}
+		if len(a) < 2 || a[0] != '-' {
+			positional = append(positional, a)
+			continue
+		}
+		flags = append(flags, a)
+		if name := strings.TrimLeft(a, "-"); !strings.Contains(name, "=") && takesValue[name] && i+1 < len(rest) {
+			flags = append(flags, rest[i+1])
+			i++
+		}
+	}
+	out := append([]string{}, args[:2]...)
+	return append(append(out, flags...), positional...)
 }
