@@ -39,8 +39,11 @@ type CPUConfig struct {
 
 // CPU is the CPU Backend. Its kernels are chosen once, by NewCPU.
 type CPU struct {
-	name  string
-	ring  ring.Kernels
+	name string
+	ring ring.Kernels
+	// ringStream writes with non-temporal stores at every length: for the
+	// chunks of an element-wise operation too large for the cache.
+	ringStream ring.Kernels
 	aes   aesctr.Kernels
 	quant quant.Kernels
 	pool  *pool
@@ -63,8 +66,10 @@ func NewCPU(cfg CPUConfig) (cpu *CPU, shutdown func(), err error) {
 	c := &CPU{}
 	if cfg.Generic {
 		c.ring, c.aes, c.quant = ring.Generic(), aesctr.Generic(), quant.Generic()
+		c.ringStream = c.ring
 	} else {
 		c.ring, _ = ring.Native()
+		c.ringStream = ring.Streaming()
 		c.aes, _ = aesctr.Native()
 		c.quant, _ = quant.Native()
 	}
@@ -75,6 +80,16 @@ func NewCPU(cfg CPUConfig) (cpu *CPU, shutdown func(), err error) {
 
 // Name describes the kernels the backend chose and its number of workers.
 func (c *CPU) Name() string { return c.name }
+
+// ringFor returns the ring kernels for an element-wise operation writing
+// dstBytes bytes: the streaming ones when dst is larger than the cache can
+// usefully hold, so that writing it does not evict the inputs still to come.
+func (c *CPU) ringFor(dstBytes int) *ring.Kernels {
+	if dstBytes >= ring.StreamMinBytes {
+		return &c.ringStream
+	}
+	return &c.ring
+}
 
 func lengthPanic(op string, lens ...int) {
 	panic(fmt.Sprintf("tensor: %s: vector lengths differ: %v", op, lens))
@@ -117,17 +132,18 @@ func eachN[T any](p *pool, grain int, dst []T, vs [][]T, op string, fn func(dst 
 }
 
 // AddU32 sets dst = a + b in Z/2^32.
-func (c *CPU) AddU32(dst, a, b []uint32) { each3(c.pool, grain32, dst, a, b, "AddU32", c.ring.AddU32) }
+func (c *CPU) AddU32(dst, a, b []uint32) { each3(c.pool, grain32, dst, a, b, "AddU32", c.ringFor(4*len(dst)).AddU32) }
 
 // SubU32 sets dst = a - b in Z/2^32.
-func (c *CPU) SubU32(dst, a, b []uint32) { each3(c.pool, grain32, dst, a, b, "SubU32", c.ring.SubU32) }
+func (c *CPU) SubU32(dst, a, b []uint32) { each3(c.pool, grain32, dst, a, b, "SubU32", c.ringFor(4*len(dst)).SubU32) }
 
 // NegU32 sets dst = -a in Z/2^32.
-func (c *CPU) NegU32(dst, a []uint32) { each2(c.pool, grain32, dst, a, "NegU32", c.ring.NegU32) }
+func (c *CPU) NegU32(dst, a []uint32) { each2(c.pool, grain32, dst, a, "NegU32", c.ringFor(4*len(dst)).NegU32) }
 
 // AddScalarU32 sets dst = a + s in Z/2^32.
 func (c *CPU) AddScalarU32(dst, a []uint32, s uint32) {
-	each2(c.pool, grain32, dst, a, "AddScalarU32", func(dst, a []uint32) { c.ring.AddScalarU32(dst, a, s) })
+	k := c.ringFor(4 * len(dst))
+	each2(c.pool, grain32, dst, a, "AddScalarU32", func(dst, a []uint32) { k.AddScalarU32(dst, a, s) })
 }
 
 // SumU32 sets dst to the sum of vs in Z/2^32.
@@ -136,17 +152,18 @@ func (c *CPU) SumU32(dst []uint32, vs ...[]uint32) {
 }
 
 // AddU64 sets dst = a + b in Z/2^64.
-func (c *CPU) AddU64(dst, a, b []uint64) { each3(c.pool, grain64, dst, a, b, "AddU64", c.ring.AddU64) }
+func (c *CPU) AddU64(dst, a, b []uint64) { each3(c.pool, grain64, dst, a, b, "AddU64", c.ringFor(8*len(dst)).AddU64) }
 
 // SubU64 sets dst = a - b in Z/2^64.
-func (c *CPU) SubU64(dst, a, b []uint64) { each3(c.pool, grain64, dst, a, b, "SubU64", c.ring.SubU64) }
+func (c *CPU) SubU64(dst, a, b []uint64) { each3(c.pool, grain64, dst, a, b, "SubU64", c.ringFor(8*len(dst)).SubU64) }
 
 // NegU64 sets dst = -a in Z/2^64.
-func (c *CPU) NegU64(dst, a []uint64) { each2(c.pool, grain64, dst, a, "NegU64", c.ring.NegU64) }
+func (c *CPU) NegU64(dst, a []uint64) { each2(c.pool, grain64, dst, a, "NegU64", c.ringFor(8*len(dst)).NegU64) }
 
 // AddScalarU64 sets dst = a + s in Z/2^64.
 func (c *CPU) AddScalarU64(dst, a []uint64, s uint64) {
-	each2(c.pool, grain64, dst, a, "AddScalarU64", func(dst, a []uint64) { c.ring.AddScalarU64(dst, a, s) })
+	k := c.ringFor(8 * len(dst))
+	each2(c.pool, grain64, dst, a, "AddScalarU64", func(dst, a []uint64) { k.AddScalarU64(dst, a, s) })
 }
 
 // SumU64 sets dst to the sum of vs in Z/2^64.

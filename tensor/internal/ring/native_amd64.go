@@ -10,24 +10,66 @@ import (
 
 // Native returns the fastest kernels for this machine and whether they are
 // SIMD kernels: the AVX2 kernels and true when the CPU supports AVX2,
-// otherwise Generic() and false.
+// otherwise Generic() and false. Their element-wise operations switch to
+// non-temporal stores for a dst of ntMinBytes or more.
 func Native() (Kernels, bool) {
 	if !cpu.X86.HasAVX2 {
 		return Generic(), false
 	}
+	return nativeKernels("avx2", ntMinBytes), true
+}
+
+// Streaming returns kernels like Native's whose element-wise operations use
+// non-temporal stores whatever the length of dst (still only where dst does
+// not overlap an input). It is for callers that split one operation on a
+// vector far larger than the cache into chunks: each chunk is small, but
+// caching what it writes would only evict what the next chunk reads. Without
+// AVX2 it returns Generic().
+func Streaming() Kernels {
+	if !cpu.X86.HasAVX2 {
+		return Generic()
+	}
+	return nativeKernels("avx2-stream", 0)
+}
+
+// nativeKernels returns the AVX2 kernels that use non-temporal stores for a
+// dst of at least minNT bytes.
+func nativeKernels(name string, minNT int) Kernels {
 	return Kernels{
-		Name:         "avx2",
-		AddU32:       addU32Native,
-		SubU32:       subU32Native,
-		NegU32:       negU32Native,
-		AddScalarU32: addScalarU32Native,
-		SumU32:       sumU32Native,
-		AddU64:       addU64Native,
-		SubU64:       subU64Native,
-		NegU64:       negU64Native,
-		AddScalarU64: addScalarU64Native,
-		SumU64:       sumU64Native,
-	}, true
+		Name: name,
+		AddU32: func(dst, a, b []uint32) {
+			binaryNative(dst, a, b, minNT, addU32AVX2, addU32AVX2NT, addGeneric[uint32])
+		},
+		SubU32: func(dst, a, b []uint32) {
+			binaryNative(dst, a, b, minNT, subU32AVX2, subU32AVX2NT, subGeneric[uint32])
+		},
+		NegU32: func(dst, a []uint32) {
+			unaryNative(dst, a, 0, minNT,
+				func(d, x *uint32, n int, _ uint32) { negU32AVX2(d, x, n) },
+				func(d, x *uint32, n int, _ uint32) { negU32AVX2NT(d, x, n) },
+				func(d, x []uint32, _ uint32) { negGeneric(d, x) })
+		},
+		AddScalarU32: func(dst, a []uint32, s uint32) {
+			unaryNative(dst, a, s, minNT, addScalarU32AVX2, addScalarU32AVX2NT, addScalarGeneric[uint32])
+		},
+		SumU32: sumU32Native,
+		AddU64: func(dst, a, b []uint64) {
+			binaryNative(dst, a, b, minNT, addU64AVX2, addU64AVX2NT, addGeneric[uint64])
+		},
+		SubU64: func(dst, a, b []uint64) {
+			binaryNative(dst, a, b, minNT, subU64AVX2, subU64AVX2NT, subGeneric[uint64])
+		},
+		NegU64: func(dst, a []uint64) {
+			unaryNative(dst, a, 0, minNT,
+				func(d, x *uint64, n int, _ uint64) { negU64AVX2(d, x, n) },
+				func(d, x *uint64, n int, _ uint64) { negU64AVX2NT(d, x, n) },
+				func(d, x []uint64, _ uint64) { negGeneric(d, x) })
+		},
+		AddScalarU64: func(dst, a []uint64, s uint64) {
+			unaryNative(dst, a, s, minNT, addScalarU64AVX2, addScalarU64AVX2NT, addScalarGeneric[uint64])
+		},
+		SumU64: sumU64Native,
+	}
 }
 
 // lanes returns the number of T elements in one YMM register.
@@ -46,24 +88,25 @@ func alignHead[T word](x []T) int {
 }
 
 // useNT reports whether a kernel writing dst from inputs a and b should use
-// non-temporal stores.
-func useNT[T word](dst, a, b []T) bool {
+// non-temporal stores: dst is at least minNT bytes and overlaps neither input.
+func useNT[T word](dst, a, b []T, minNT int) bool {
 	var z T
-	return len(dst)*int(unsafe.Sizeof(z)) >= ntMinBytes && !anyOverlap(dst, a) && !anyOverlap(dst, b)
+	return len(dst) > 0 && len(dst)*int(unsafe.Sizeof(z)) >= minNT && !anyOverlap(dst, a) && !anyOverlap(dst, b)
 }
 
 // binaryNative runs the asm kernel k (or knt, its non-temporal variant) on
 // the whole vectors of dst = a op b and the portable kernel gen on the rest.
-func binaryNative[T word](dst, a, b []T, k, knt func(dst, a, b *T, n int), gen func(dst, a, b []T)) {
+func binaryNative[T word](dst, a, b []T, minNT int, k, knt func(dst, a, b *T, n int), gen func(dst, a, b []T)) {
 	checkBinary(dst, a, b)
 	n, l := len(dst), lanes[T]()
 	i := 0
-	if useNT(dst, a, b) {
+	if useNT(dst, a, b, minNT) {
 		i = alignHead(dst)
 		gen(dst[:i], a[:i], b[:i])
-		m := (n - i) &^ (l - 1)
-		knt(&dst[i], &a[i], &b[i], m)
-		i += m
+		if m := (n - i) &^ (l - 1); m > 0 {
+			knt(&dst[i], &a[i], &b[i], m)
+			i += m
+		}
 	} else if m := n &^ (l - 1); m > 0 {
 		k(&dst[0], &a[0], &b[0], m)
 		i = m
@@ -75,16 +118,17 @@ func binaryNative[T word](dst, a, b []T, k, knt func(dst, a, b *T, n int), gen f
 
 // unaryNative is binaryNative for dst = op(a) (s is the scalar operand, if
 // the operation has one).
-func unaryNative[T word](dst, a []T, s T, k, knt func(dst, a *T, n int, s T), gen func(dst, a []T, s T)) {
+func unaryNative[T word](dst, a []T, s T, minNT int, k, knt func(dst, a *T, n int, s T), gen func(dst, a []T, s T)) {
 	checkUnary(dst, a)
 	n, l := len(dst), lanes[T]()
 	i := 0
-	if useNT(dst, a, nil) {
+	if useNT(dst, a, nil, minNT) {
 		i = alignHead(dst)
 		gen(dst[:i], a[:i], s)
-		m := (n - i) &^ (l - 1)
-		knt(&dst[i], &a[i], m, s)
-		i += m
+		if m := (n - i) &^ (l - 1); m > 0 {
+			knt(&dst[i], &a[i], m, s)
+			i += m
+		}
 	} else if m := n &^ (l - 1); m > 0 {
 		k(&dst[0], &a[0], m, s)
 		i = m
@@ -92,44 +136,6 @@ func unaryNative[T word](dst, a []T, s T, k, knt func(dst, a *T, n int, s T), ge
 	if i < n {
 		gen(dst[i:], a[i:], s)
 	}
-}
-
-func addU32Native(dst, a, b []uint32) {
-	binaryNative(dst, a, b, addU32AVX2, addU32AVX2NT, addGeneric[uint32])
-}
-
-func subU32Native(dst, a, b []uint32) {
-	binaryNative(dst, a, b, subU32AVX2, subU32AVX2NT, subGeneric[uint32])
-}
-
-func addU64Native(dst, a, b []uint64) {
-	binaryNative(dst, a, b, addU64AVX2, addU64AVX2NT, addGeneric[uint64])
-}
-
-func subU64Native(dst, a, b []uint64) {
-	binaryNative(dst, a, b, subU64AVX2, subU64AVX2NT, subGeneric[uint64])
-}
-
-func addScalarU32Native(dst, a []uint32, s uint32) {
-	unaryNative(dst, a, s, addScalarU32AVX2, addScalarU32AVX2NT, addScalarGeneric[uint32])
-}
-
-func addScalarU64Native(dst, a []uint64, s uint64) {
-	unaryNative(dst, a, s, addScalarU64AVX2, addScalarU64AVX2NT, addScalarGeneric[uint64])
-}
-
-func negU32Native(dst, a []uint32) {
-	unaryNative(dst, a, 0,
-		func(d, x *uint32, n int, _ uint32) { negU32AVX2(d, x, n) },
-		func(d, x *uint32, n int, _ uint32) { negU32AVX2NT(d, x, n) },
-		func(d, x []uint32, _ uint32) { negGeneric(d, x) })
-}
-
-func negU64Native(dst, a []uint64) {
-	unaryNative(dst, a, 0,
-		func(d, x *uint64, n int, _ uint64) { negU64AVX2(d, x, n) },
-		func(d, x *uint64, n int, _ uint64) { negU64AVX2NT(d, x, n) },
-		func(d, x []uint64, _ uint64) { negGeneric(d, x) })
 }
 
 // sumNative computes the whole-vector prefix of dst with sumBlocked and the

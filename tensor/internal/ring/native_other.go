@@ -9,6 +9,9 @@ func Native() (Kernels, bool) {
 	return Generic(), false
 }
 
+// Streaming returns Generic() in this build.
+func Streaming() Kernels { return Generic() }
+
 // sumPassSIMD is never called in this build; it falls back to the portable
 // pass so that the shared Sum driver compiles.
 func sumPassSIMD[T word](out []T, in [5][]T, k int) {

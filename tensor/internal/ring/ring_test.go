@@ -7,7 +7,8 @@ import (
 	"unsafe"
 )
 
-// impls returns the kernel sets under test: Generic and Native (which equals
+// impls returns the kernel sets under test: Generic, Native, and Streaming,
+// which uses non-temporal stores at every length (the latter two equal
 // Generic under purego or without AVX2).
 func impls(t testing.TB) []Kernels {
 	t.Helper()
@@ -18,7 +19,7 @@ func impls(t testing.TB) []Kernels {
 	if !ok && nat.Name != "generic" {
 		t.Fatalf("Native() = %q, false", nat.Name)
 	}
-	return []Kernels{Generic(), nat}
+	return []Kernels{Generic(), nat, Streaming()}
 }
 
 func maxOf[T word]() T { return ^T(0) }
