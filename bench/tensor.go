@@ -109,22 +109,42 @@ func copier(src []byte) timed {
 func (e *tensorEnv) expandAdd(ctx context.Context) error {
 	n := e.size(1<<24, 1<<16)
 	bytes := 4 * n
-	dst1, dstAll := randU32(n, 1), randU32(n, 2)
+	dst1, dstAll, dstMem := randU32(n, 1), randU32(n, 2), randU32(n, 3)
 	ks := make([]byte, bytes)
 	seed := &tensor.Seed{1, 2, 3}
 	d, err := medians(ctx, e.opt.reps(),
 		keystream(ks),
 		func() { e.one.ExpandAddU32(dst1, seed) },
 		func() { e.all.ExpandAddU32(dstAll, seed) },
+		// The memory ceiling of an in-place pass on every core: the same
+		// bytes read and written by the cheapest SIMD kernel there is.
+		func() { e.all.AddScalarU32(dstMem, dstMem, 1) },
 	)
 	if err != nil {
 		return err
 	}
-	limit, one, all := rate(bytes, d[0]), rate(bytes, d[1]), rate(bytes, d[2])
+	limit, one, all, mem := rate(bytes, d[0]), rate(bytes, d[1]), rate(bytes, d[2]), rate(bytes, d[3])
 	e.result("expand-add-u32", n, "throughput", one, "B/s", limit, "limit: stdlib AES-CTR keystream, 1 core")
 	e.result("expand-add-u32-par", n, "throughput", all, "B/s", limit, "limit: stdlib AES-CTR keystream, 1 core")
 	e.result("expand-add-u32-par", n, "scaling", all/one, "x", float64(e.workers),
 		fmt.Sprintf("%d workers vs 1; limit: perfect scaling", e.workers))
+	e.result("expand-add-u32-par", n, "vs-memory", all, "B/s", mem,
+		"limit: in-place AddScalarU32 over the same bytes on all cores")
+
+	// The same at a size that stays in cache (4 MiB), where the keystream,
+	// not memory, bounds the rate.
+	n = e.size(1<<20, 1<<16)
+	dst1, dstAll = randU32(n, 1), randU32(n, 2)
+	d, err = medians(ctx, e.opt.reps(),
+		func() { e.one.ExpandAddU32(dst1, seed) },
+		func() { e.all.ExpandAddU32(dstAll, seed) },
+	)
+	if err != nil {
+		return err
+	}
+	one, all = rate(4*n, d[0]), rate(4*n, d[1])
+	e.result("expand-add-u32-par-cached", n, "scaling", all/one, "x", float64(e.workers),
+		fmt.Sprintf("cache-resident, %d workers vs 1; limit: perfect scaling", e.workers))
 	return nil
 }
 
