@@ -44,9 +44,9 @@ type CPU struct {
 	// ringStream writes with non-temporal stores at every length: for the
 	// chunks of an element-wise operation too large for the cache.
 	ringStream ring.Kernels
-	aes   aesctr.Kernels
-	quant quant.Kernels
-	pool  *pool
+	aes        aesctr.Kernels
+	quant      quant.Kernels
+	pool       *pool
 }
 
 var _ Backend = (*CPU)(nil)
@@ -132,13 +132,19 @@ func eachN[T any](p *pool, grain int, dst []T, vs [][]T, op string, fn func(dst 
 }
 
 // AddU32 sets dst = a + b in Z/2^32.
-func (c *CPU) AddU32(dst, a, b []uint32) { each3(c.pool, grain32, dst, a, b, "AddU32", c.ringFor(4*len(dst)).AddU32) }
+func (c *CPU) AddU32(dst, a, b []uint32) {
+	each3(c.pool, grain32, dst, a, b, "AddU32", c.ringFor(4*len(dst)).AddU32)
+}
 
 // SubU32 sets dst = a - b in Z/2^32.
-func (c *CPU) SubU32(dst, a, b []uint32) { each3(c.pool, grain32, dst, a, b, "SubU32", c.ringFor(4*len(dst)).SubU32) }
+func (c *CPU) SubU32(dst, a, b []uint32) {
+	each3(c.pool, grain32, dst, a, b, "SubU32", c.ringFor(4*len(dst)).SubU32)
+}
 
 // NegU32 sets dst = -a in Z/2^32.
-func (c *CPU) NegU32(dst, a []uint32) { each2(c.pool, grain32, dst, a, "NegU32", c.ringFor(4*len(dst)).NegU32) }
+func (c *CPU) NegU32(dst, a []uint32) {
+	each2(c.pool, grain32, dst, a, "NegU32", c.ringFor(4*len(dst)).NegU32)
+}
 
 // AddScalarU32 sets dst = a + s in Z/2^32.
 func (c *CPU) AddScalarU32(dst, a []uint32, s uint32) {
@@ -152,13 +158,19 @@ func (c *CPU) SumU32(dst []uint32, vs ...[]uint32) {
 }
 
 // AddU64 sets dst = a + b in Z/2^64.
-func (c *CPU) AddU64(dst, a, b []uint64) { each3(c.pool, grain64, dst, a, b, "AddU64", c.ringFor(8*len(dst)).AddU64) }
+func (c *CPU) AddU64(dst, a, b []uint64) {
+	each3(c.pool, grain64, dst, a, b, "AddU64", c.ringFor(8*len(dst)).AddU64)
+}
 
 // SubU64 sets dst = a - b in Z/2^64.
-func (c *CPU) SubU64(dst, a, b []uint64) { each3(c.pool, grain64, dst, a, b, "SubU64", c.ringFor(8*len(dst)).SubU64) }
+func (c *CPU) SubU64(dst, a, b []uint64) {
+	each3(c.pool, grain64, dst, a, b, "SubU64", c.ringFor(8*len(dst)).SubU64)
+}
 
 // NegU64 sets dst = -a in Z/2^64.
-func (c *CPU) NegU64(dst, a []uint64) { each2(c.pool, grain64, dst, a, "NegU64", c.ringFor(8*len(dst)).NegU64) }
+func (c *CPU) NegU64(dst, a []uint64) {
+	each2(c.pool, grain64, dst, a, "NegU64", c.ringFor(8*len(dst)).NegU64)
+}
 
 // AddScalarU64 sets dst = a + s in Z/2^64.
 func (c *CPU) AddScalarU64(dst, a []uint64, s uint64) {
