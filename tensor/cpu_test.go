@@ -653,3 +653,59 @@ func TestNewCPU(t *testing.T) {
 	stop()
 	stop() // a second call is harmless
 }
+
+// TestConcurrentUse runs operations large enough to be split into chunks from
+// many goroutines at once on one backend, as a simulation of many parties
+// does, and checks each result against the same operation run alone.
+func TestConcurrentUse(t *testing.T) {
+	c, stop, err := NewCPU(CPUConfig{Workers: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	const goroutines = 12
+	n := 3*grain32 + 7
+	if testing.Short() {
+		n = grain32 + 7
+	}
+	r := rand.New(rand.NewPCG(19, 20))
+	inputs := make([][]uint32, goroutines)
+	want := make([][]uint32, goroutines)
+	norms := make([]float64, goroutines)
+	floatsIn := make([][]float32, goroutines)
+	for g := range goroutines {
+		inputs[g] = randU32s(r, n)
+		floatsIn[g] = make([]float32, n)
+		for i := range floatsIn[g] {
+			floatsIn[g][i] = float32(r.NormFloat64())
+		}
+	}
+	for g := range goroutines {
+		want[g] = slices.Clone(inputs[g])
+		c.ExpandAddU32(want[g], &Seed{byte(g)})
+		c.SumU32(want[g], want[g], inputs[0], inputs[1])
+		norms[g] = c.L2NormF32(floatsIn[g])
+	}
+	errs := make(chan error, goroutines)
+	for g := range goroutines {
+		go func() {
+			got := slices.Clone(inputs[g])
+			c.ExpandAddU32(got, &Seed{byte(g)})
+			c.SumU32(got, got, inputs[0], inputs[1])
+			if !slices.Equal(got, want[g]) {
+				errs <- fmt.Errorf("goroutine %d: masked sum differs from the same operations run alone", g)
+				return
+			}
+			if norm := c.L2NormF32(floatsIn[g]); norm != norms[g] {
+				errs <- fmt.Errorf("goroutine %d: L2NormF32 = %v, alone %v", g, norm, norms[g])
+				return
+			}
+			errs <- nil
+		}()
+	}
+	for range goroutines {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}
