@@ -27,6 +27,8 @@ import (
 	"crypto/cipher"
 	"crypto/hkdf"
 	"crypto/sha256"
+	"encoding/binary"
+	"unsafe"
 )
 
 // Domain-separation labels for DeriveKey.
@@ -139,3 +141,38 @@ const (
 	opAdd
 	opSub
 )
+
+// wordSize returns the size in bytes of W.
+func wordSize[W uint32 | uint64]() int {
+	var w W
+	return int(unsafe.Sizeof(w))
+}
+
+// le reads the little-endian word at the start of b. The size test is
+// constant in each instantiation, so the call inlines to a single load.
+func le[W uint32 | uint64](b []byte) W {
+	if wordSize[W]() == 4 {
+		return W(binary.LittleEndian.Uint32(b))
+	}
+	return W(binary.LittleEndian.Uint64(b))
+}
+
+// apply combines dst with the little-endian words of the keystream ks
+// (len(ks) ≥ wordSize·len(dst)) by o.
+func apply[W uint32 | uint64](dst []W, ks []byte, o op) {
+	size := wordSize[W]()
+	switch o {
+	case opStore:
+		for i := range dst {
+			dst[i] = le[W](ks[size*i:])
+		}
+	case opAdd:
+		for i := range dst {
+			dst[i] += le[W](ks[size*i:])
+		}
+	case opSub:
+		for i := range dst {
+			dst[i] -= le[W](ks[size*i:])
+		}
+	}
+}

@@ -21,12 +21,12 @@ func Generic() Kernels {
 	return Kernels{
 		Name:        "generic",
 		Init:        genericInit,
-		Expand32:    func(dst []uint32, s *Schedule, ctr uint64) { generic32(dst, s, ctr, opStore) },
-		ExpandAdd32: func(dst []uint32, s *Schedule, ctr uint64) { generic32(dst, s, ctr, opAdd) },
-		ExpandSub32: func(dst []uint32, s *Schedule, ctr uint64) { generic32(dst, s, ctr, opSub) },
-		Expand64:    func(dst []uint64, s *Schedule, ctr uint64) { generic64(dst, s, ctr, opStore) },
-		ExpandAdd64: func(dst []uint64, s *Schedule, ctr uint64) { generic64(dst, s, ctr, opAdd) },
-		ExpandSub64: func(dst []uint64, s *Schedule, ctr uint64) { generic64(dst, s, ctr, opSub) },
+		Expand32:    func(dst []uint32, s *Schedule, ctr uint64) { genericOp(dst, s, ctr, opStore) },
+		ExpandAdd32: func(dst []uint32, s *Schedule, ctr uint64) { genericOp(dst, s, ctr, opAdd) },
+		ExpandSub32: func(dst []uint32, s *Schedule, ctr uint64) { genericOp(dst, s, ctr, opSub) },
+		Expand64:    func(dst []uint64, s *Schedule, ctr uint64) { genericOp(dst, s, ctr, opStore) },
+		ExpandAdd64: func(dst []uint64, s *Schedule, ctr uint64) { genericOp(dst, s, ctr, opAdd) },
+		ExpandSub64: func(dst []uint64, s *Schedule, ctr uint64) { genericOp(dst, s, ctr, opSub) },
 	}
 }
 
@@ -50,59 +50,20 @@ func genericStream(s *Schedule, ctr uint64, n int) (cipher.Stream, []byte) {
 	return cipher.NewCTR(s.block, iv[:]), make([]byte, min(n, genericChunk))
 }
 
-func generic32(dst []uint32, s *Schedule, ctr uint64, o op) {
+// genericOp applies o to dst with the keystream starting at block ctr,
+// produced a scratch buffer at a time.
+func genericOp[W uint32 | uint64](dst []W, s *Schedule, ctr uint64, o op) {
 	if len(dst) == 0 {
 		s.check(kindGeneric)
 		return
 	}
-	stream, buf := genericStream(s, ctr, 4*len(dst))
+	size := wordSize[W]()
+	stream, buf := genericStream(s, ctr, size*len(dst))
 	for len(dst) > 0 {
-		d := dst[:min(len(dst), len(buf)/4)]
-		ks := buf[:4*len(d)]
+		d := dst[:min(len(dst), len(buf)/size)]
+		ks := buf[:size*len(d)]
 		stream.XORKeyStream(ks, zeroChunk[:len(ks)])
-		switch o {
-		case opStore:
-			for i := range d {
-				d[i] = binary.LittleEndian.Uint32(ks[4*i:])
-			}
-		case opAdd:
-			for i := range d {
-				d[i] += binary.LittleEndian.Uint32(ks[4*i:])
-			}
-		case opSub:
-			for i := range d {
-				d[i] -= binary.LittleEndian.Uint32(ks[4*i:])
-			}
-		}
-		dst = dst[len(d):]
-	}
-	clear(buf)
-}
-
-func generic64(dst []uint64, s *Schedule, ctr uint64, o op) {
-	if len(dst) == 0 {
-		s.check(kindGeneric)
-		return
-	}
-	stream, buf := genericStream(s, ctr, 8*len(dst))
-	for len(dst) > 0 {
-		d := dst[:min(len(dst), len(buf)/8)]
-		ks := buf[:8*len(d)]
-		stream.XORKeyStream(ks, zeroChunk[:len(ks)])
-		switch o {
-		case opStore:
-			for i := range d {
-				d[i] = binary.LittleEndian.Uint64(ks[8*i:])
-			}
-		case opAdd:
-			for i := range d {
-				d[i] += binary.LittleEndian.Uint64(ks[8*i:])
-			}
-		case opSub:
-			for i := range d {
-				d[i] -= binary.LittleEndian.Uint64(ks[8*i:])
-			}
-		}
+		apply(d, ks, o)
 		dst = dst[len(d):]
 	}
 	clear(buf)

@@ -3,7 +3,6 @@
 package aesctr
 
 import (
-	"encoding/binary"
 	"unsafe"
 
 	"golang.org/x/sys/cpu"
@@ -88,12 +87,12 @@ func native32(v impl, o op, dst []uint32, s *Schedule, ctr uint64) {
 	// assembly never has to carry into the high half.
 	if n := uint64(len(dst)+wpb-1) / wpb; ctr != 0 && n > -ctr {
 		k := int(-ctr) * wpb
-		segment32(v, o, dst[:k], &s.rk, ctr, 0)
+		segment(v, o, dst[:k], &s.rk, ctr, 0, bulk32)
 		dst, ctr = dst[k:], 0
-		segment32(v, o, dst, &s.rk, 0, 1)
+		segment(v, o, dst, &s.rk, 0, 1, bulk32)
 		return
 	}
-	segment32(v, o, dst, &s.rk, ctr, 0)
+	segment(v, o, dst, &s.rk, ctr, 0, bulk32)
 }
 
 // native64 applies o to dst with the keystream starting at block ctr.
@@ -102,21 +101,22 @@ func native64(v impl, o op, dst []uint64, s *Schedule, ctr uint64) {
 	const wpb = BlockSize / 8
 	if n := uint64(len(dst)+wpb-1) / wpb; ctr != 0 && n > -ctr {
 		k := int(-ctr) * wpb
-		segment64(v, o, dst[:k], &s.rk, ctr, 0)
+		segment(v, o, dst[:k], &s.rk, ctr, 0, bulk64)
 		dst, ctr = dst[k:], 0
-		segment64(v, o, dst, &s.rk, 0, 1)
+		segment(v, o, dst, &s.rk, 0, 1, bulk64)
 		return
 	}
-	segment64(v, o, dst, &s.rk, ctr, 0)
+	segment(v, o, dst, &s.rk, ctr, 0, bulk64)
 }
 
-// segment32 processes dst with counters hi:lo, hi:lo+1, ...; lo must not wrap
+// segment processes dst with counters hi:lo, hi:lo+1, ...; lo must not wrap
 // within the blocks dst needs. Whole iterations run in assembly straight on
 // dst; the remainder is generated into a stack buffer and combined in Go.
-func segment32(v impl, o op, dst []uint32, rk *[176]byte, lo, hi uint64) {
-	per := v.blocksPerIter() * (BlockSize / 4)
+func segment[W uint32 | uint64](v impl, o op, dst []W, rk *[176]byte, lo, hi uint64,
+	bulk func(v impl, o op, dst *W, n int, rk *[176]byte, lo, hi uint64)) {
+	per := v.blocksPerIter() * BlockSize / wordSize[W]()
 	if n := len(dst) / per; n > 0 {
-		bulk32(v, o, &dst[0], n, rk, lo, hi)
+		bulk(v, o, &dst[0], n, rk, lo, hi)
 		dst = dst[n*per:]
 		lo += uint64(n * v.blocksPerIter())
 	}
@@ -125,49 +125,7 @@ func segment32(v impl, o op, dst []uint32, rk *[176]byte, lo, hi uint64) {
 	}
 	var buf [64]uint32 // one iteration: up to 16 blocks
 	tail(v, &buf, rk, lo, hi)
-	switch o {
-	case opStore:
-		copy(dst, buf[:])
-	case opAdd:
-		for i := range dst {
-			dst[i] += buf[i]
-		}
-	case opSub:
-		for i := range dst {
-			dst[i] -= buf[i]
-		}
-	}
-	clear(buf[:])
-}
-
-// segment64 is segment32 for 64-bit words.
-func segment64(v impl, o op, dst []uint64, rk *[176]byte, lo, hi uint64) {
-	per := v.blocksPerIter() * (BlockSize / 8)
-	if n := len(dst) / per; n > 0 {
-		bulk64(v, o, &dst[0], n, rk, lo, hi)
-		dst = dst[n*per:]
-		lo += uint64(n * v.blocksPerIter())
-	}
-	if len(dst) == 0 {
-		return
-	}
-	var buf [64]uint32
-	tail(v, &buf, rk, lo, hi)
-	b := unsafe.Slice((*byte)(unsafe.Pointer(&buf[0])), len(buf)*4)
-	switch o {
-	case opStore:
-		for i := range dst {
-			dst[i] = binary.LittleEndian.Uint64(b[8*i:])
-		}
-	case opAdd:
-		for i := range dst {
-			dst[i] += binary.LittleEndian.Uint64(b[8*i:])
-		}
-	case opSub:
-		for i := range dst {
-			dst[i] -= binary.LittleEndian.Uint64(b[8*i:])
-		}
-	}
+	apply(dst, unsafe.Slice((*byte)(unsafe.Pointer(&buf[0])), len(buf)*4), o)
 	clear(buf[:])
 }
 
