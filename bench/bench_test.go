@@ -1,0 +1,72 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"math"
+	"testing"
+	"time"
+)
+
+func TestLookup(t *testing.T) {
+	s, err := Lookup("tensor")
+	if err != nil || s.Name != "tensor" {
+		t.Fatalf("Lookup(tensor) = %q, %v", s.Name, err)
+	}
+	if _, err := Lookup("nope"); !errors.Is(err, ErrUnknownSuite) {
+		t.Fatalf("Lookup(nope) error = %v, want ErrUnknownSuite", err)
+	}
+}
+
+// TestTensorQuick runs the suite at its smallest sizes and checks that every
+// case the suite promises is reported, with ratio = value/limit.
+func TestTensorQuick(t *testing.T) {
+	s, _ := Lookup("tensor")
+	seen := map[string]bool{}
+	err := s.Run(context.Background(), Options{Quick: true, Reps: 1}, func(r Result) {
+		if r.Suite != "tensor" || r.Case == "" || r.Metric == "" || r.Unit == "" {
+			t.Errorf("incomplete result %+v", r)
+		}
+		if r.Limit > 0 && math.Abs(r.Ratio-r.Value/r.Limit) > 1e-9*r.Ratio {
+			t.Errorf("%s %s: ratio %v, want value/limit = %v", r.Case, r.Metric, r.Ratio, r.Value/r.Limit)
+		}
+		if r.Limit == 0 && r.Ratio != 0 {
+			t.Errorf("%s %s: ratio %v without a limit", r.Case, r.Metric, r.Ratio)
+		}
+		if r.Metric == "throughput" && !(r.Value > 0) {
+			t.Errorf("%s: throughput %v", r.Case, r.Value)
+		}
+		seen[r.Case] = true
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []string{"expand-add-u32", "expand-add-u32-par", "ring-add-u32", "ring-add-u32-generic", "sum64-u32", "quantize-f32"} {
+		if !seen[c] {
+			t.Errorf("case %s not reported", c)
+		}
+	}
+}
+
+func TestTensorCancelled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	s, _ := Lookup("tensor")
+	if err := s.Run(ctx, Options{Quick: true}, func(Result) {}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Run with a cancelled context: %v, want context.Canceled", err)
+	}
+}
+
+func TestMedians(t *testing.T) {
+	calls := 0
+	d, err := medians(context.Background(), 3, func() { calls++; time.Sleep(time.Millisecond) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d[0] < time.Millisecond || d[0] > 50*time.Millisecond {
+		t.Fatalf("median of a 1 ms sleep = %v", d[0])
+	}
+	if calls < 3 {
+		t.Fatalf("%d calls for 3 samples", calls)
+	}
+}
