@@ -46,6 +46,7 @@ type CPU struct {
 	ringStream ring.Kernels
 	aes        aesctr.Kernels
 	quant      quant.Kernels
+	floats     floats.Kernels
 	pool       *pool
 }
 
@@ -65,15 +66,16 @@ func NewCPU(cfg CPUConfig) (cpu *CPU, shutdown func(), err error) {
 	}
 	c := &CPU{}
 	if cfg.Generic {
-		c.ring, c.aes, c.quant = ring.Generic(), aesctr.Generic(), quant.Generic()
+		c.ring, c.aes, c.quant, c.floats = ring.Generic(), aesctr.Generic(), quant.Generic(), floats.Generic()
 		c.ringStream = c.ring
 	} else {
 		c.ring, _ = ring.Native()
 		c.ringStream = ring.Streaming()
 		c.aes, _ = aesctr.Native()
 		c.quant, _ = quant.Native()
+		c.floats, _ = floats.Native()
 	}
-	c.name = fmt.Sprintf("cpu(workers=%d ring=%s mask=%s quant=%s)", workers, c.ring.Name, c.aes.Name, c.quant.Name)
+	c.name = fmt.Sprintf("cpu(workers=%d ring=%s mask=%s quant=%s floats=%s)", workers, c.ring.Name, c.aes.Name, c.quant.Name, c.floats.Name)
 	c.pool, shutdown = newPool(workers)
 	return c, shutdown, nil
 }
@@ -328,7 +330,7 @@ func (c *CPU) WeightedSumF32(dst []float32, w []float32, vs ...[]float32) {
 	if len(w) != len(vs) {
 		panic(fmt.Sprintf("tensor: WeightedSumF32: %d weights for %d vectors", len(w), len(vs)))
 	}
-	eachN(c.pool, grain32, dst, vs, "WeightedSumF32", func(dst []float32, vs [][]float32) { floats.WeightedSumF32(dst, w, vs) })
+	eachN(c.pool, grain32, dst, vs, "WeightedSumF32", func(dst []float32, vs [][]float32) { c.floats.WeightedSumF32(dst, w, vs) })
 }
 
 // WeightedSumF64 sets dst[j] = Σ_i w[i]·vs[i][j].
@@ -336,7 +338,7 @@ func (c *CPU) WeightedSumF64(dst []float64, w []float64, vs ...[]float64) {
 	if len(w) != len(vs) {
 		panic(fmt.Sprintf("tensor: WeightedSumF64: %d weights for %d vectors", len(w), len(vs)))
 	}
-	eachN(c.pool, grain64, dst, vs, "WeightedSumF64", func(dst []float64, vs [][]float64) { floats.WeightedSumF64(dst, w, vs) })
+	eachN(c.pool, grain64, dst, vs, "WeightedSumF64", func(dst []float64, vs [][]float64) { c.floats.WeightedSumF64(dst, w, vs) })
 }
 
 // sumSquares adds up per-chunk sums of squares in chunk order, so the result
@@ -354,12 +356,12 @@ func sumSquares[F float32 | float64](p *pool, grain int, a []F, fn func([]F) flo
 
 // L2NormF32 returns ‖a‖, accumulated in float64.
 func (c *CPU) L2NormF32(a []float32) float64 {
-	return math.Sqrt(sumSquares(c.pool, grain32, a, floats.SumSquaresF32))
+	return math.Sqrt(sumSquares(c.pool, grain32, a, c.floats.SumSquaresF32))
 }
 
 // L2NormF64 returns ‖a‖.
 func (c *CPU) L2NormF64(a []float64) float64 {
-	return math.Sqrt(sumSquares(c.pool, grain64, a, floats.SumSquaresF64))
+	return math.Sqrt(sumSquares(c.pool, grain64, a, c.floats.SumSquaresF64))
 }
 
 // Shrink factors applied to the clipping scale so that rounding in the norm
@@ -391,7 +393,7 @@ func (c *CPU) ClipToNormF32(dst, a []float32, maxNorm float64) float64 {
 		clear(dst)
 	case norm > maxNorm:
 		s := float32(maxNorm / norm * clipMarginF32)
-		each2(c.pool, grain32, dst, a, "ClipToNormF32", func(dst, a []float32) { floats.ScaleF32(dst, a, s) })
+		each2(c.pool, grain32, dst, a, "ClipToNormF32", func(dst, a []float32) { c.floats.ScaleF32(dst, a, s) })
 	default:
 		copy(dst, a)
 	}
@@ -411,7 +413,7 @@ func (c *CPU) ClipToNormF64(dst, a []float64, maxNorm float64) float64 {
 		clear(dst)
 	case norm > maxNorm:
 		s := maxNorm / norm * clipMarginF64
-		each2(c.pool, grain64, dst, a, "ClipToNormF64", func(dst, a []float64) { floats.ScaleF64(dst, a, s) })
+		each2(c.pool, grain64, dst, a, "ClipToNormF64", func(dst, a []float64) { c.floats.ScaleF64(dst, a, s) })
 	default:
 		copy(dst, a)
 	}

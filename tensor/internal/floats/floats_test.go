@@ -7,6 +7,15 @@ import (
 	"testing"
 )
 
+// kernelSets returns the kernel sets under test: Generic, and Native when it
+// differs (it is Generic with the purego tag or without AVX2).
+func kernelSets() []Kernels {
+	if n, ok := Native(); ok {
+		return []Kernels{Generic(), n}
+	}
+	return []Kernels{Generic()}
+}
+
 // Straightforward references with the documented operation order.
 
 func refWeightedSumF32(n int, w []float32, vs [][]float32) []float32 {
@@ -158,21 +167,25 @@ var vecCounts = []int{0, 1, 2, 3, 4, 5, 6, 9, 16}
 // length 0..1024, several vector counts, and dst separate from or aliasing
 // one of the inputs.
 func TestWeightedSum(t *testing.T) {
-	rng := rand.New(rand.NewPCG(1, 2))
-	for n := 0; n <= 1024; n++ {
-		k := vecCounts[n%len(vecCounts)]
-		testWeightedSum32(t, rng, k, n)
-		testWeightedSum64(t, rng, k, n)
-	}
-	for _, k := range vecCounts {
-		for _, n := range []int{511, 512, 513, 1536, 5000} {
-			testWeightedSum32(t, rng, k, n)
-			testWeightedSum64(t, rng, k, n)
-		}
+	for _, ks := range kernelSets() {
+		t.Run(ks.Name, func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(1, 2))
+			for n := 0; n <= 1024; n++ {
+				k := vecCounts[n%len(vecCounts)]
+				testWeightedSum32(t, ks, rng, k, n)
+				testWeightedSum64(t, ks, rng, k, n)
+			}
+			for _, k := range vecCounts {
+				for _, n := range []int{511, 512, 513, 1536, 5000} {
+					testWeightedSum32(t, ks, rng, k, n)
+					testWeightedSum64(t, ks, rng, k, n)
+				}
+			}
+		})
 	}
 }
 
-func testWeightedSum32(t *testing.T, rng *rand.Rand, k, n int) {
+func testWeightedSum32(t *testing.T, ks Kernels, rng *rand.Rand, k, n int) {
 	t.Helper()
 	w, vs := vecs32(rng, k, n)
 	want := refWeightedSumF32(n, w, vs)
@@ -180,14 +193,14 @@ func testWeightedSum32(t *testing.T, rng *rand.Rand, k, n int) {
 	for j := range dst {
 		dst[j] = 42 // must be overwritten, also when k == 0
 	}
-	WeightedSumF32(dst, w, vs)
+	ks.WeightedSumF32(dst, w, vs)
 	check32(t, fmt.Sprintf("F32 k=%d n=%d", k, n), dst, want)
 	for _, a := range []int{0, k / 2, k - 1} {
 		if a < 0 || a >= k {
 			continue
 		}
 		vv := clone32(vs)
-		WeightedSumF32(vv[a], w, vv)
+		ks.WeightedSumF32(vv[a], w, vv)
 		check32(t, fmt.Sprintf("F32 k=%d n=%d dst=vs[%d]", k, n, a), vv[a], want)
 		for i := range vv {
 			if i != a {
@@ -201,12 +214,12 @@ func testWeightedSum32(t *testing.T, rng *rand.Rand, k, n int) {
 		vv[k-1] = vv[0]
 		vs2 := clone32(vv)
 		want2 := refWeightedSumF32(n, w, vs2)
-		WeightedSumF32(vv[0], w, vv)
+		ks.WeightedSumF32(vv[0], w, vv)
 		check32(t, fmt.Sprintf("F32 k=%d n=%d repeated", k, n), vv[0], want2)
 	}
 }
 
-func testWeightedSum64(t *testing.T, rng *rand.Rand, k, n int) {
+func testWeightedSum64(t *testing.T, ks Kernels, rng *rand.Rand, k, n int) {
 	t.Helper()
 	w, vs := vecs64(rng, k, n)
 	want := refWeightedSumF64(n, w, vs)
@@ -214,14 +227,14 @@ func testWeightedSum64(t *testing.T, rng *rand.Rand, k, n int) {
 	for j := range dst {
 		dst[j] = 42
 	}
-	WeightedSumF64(dst, w, vs)
+	ks.WeightedSumF64(dst, w, vs)
 	check64(t, fmt.Sprintf("F64 k=%d n=%d", k, n), dst, want)
 	for _, a := range []int{0, k / 2, k - 1} {
 		if a < 0 || a >= k {
 			continue
 		}
 		vv := clone64(vs)
-		WeightedSumF64(vv[a], w, vv)
+		ks.WeightedSumF64(vv[a], w, vv)
 		check64(t, fmt.Sprintf("F64 k=%d n=%d dst=vs[%d]", k, n, a), vv[a], want)
 		for i := range vv {
 			if i != a {
@@ -234,7 +247,7 @@ func testWeightedSum64(t *testing.T, rng *rand.Rand, k, n int) {
 		vv[k-1] = vv[0]
 		vs2 := clone64(vv)
 		want2 := refWeightedSumF64(n, w, vs2)
-		WeightedSumF64(vv[0], w, vv)
+		ks.WeightedSumF64(vv[0], w, vv)
 		check64(t, fmt.Sprintf("F64 k=%d n=%d repeated", k, n), vv[0], want2)
 	}
 }
@@ -242,177 +255,204 @@ func testWeightedSum64(t *testing.T, rng *rand.Rand, k, n int) {
 // TestWeightedSumOrder pins the summation order on values where another
 // order (or a fused multiply-add) gives a different result.
 func TestWeightedSumOrder(t *testing.T) {
-	// (1e8 + 1) + (-1e8) = 0 in float32 but 1e8 + (1 + -1e8) = 0 too; use
-	// (2^24 + 1) - 2^24: in order, 2^24 + 1 rounds to 2^24, so the sum is 0.
-	w := []float32{1, 1, 1}
-	vs := [][]float32{{1 << 24}, {1}, {-(1 << 24)}}
-	dst := make([]float32, 1)
-	WeightedSumF32(dst, w, vs)
-	if dst[0] != 0 {
-		t.Fatalf("F32 order: got %v, want 0", dst[0])
-	}
-	// FMA check: w·v with w = v = 1 + 2^-12 has product 1 + 2^-11 + 2^-24,
-	// which rounds to 1 + 2^-11 in float32 (ties to even); a fused
-	// -(1+2^-11) + w·v would keep 2^-24. Try every position p of that product
-	// among k inputs (all others zero) so each unrolled lane is covered.
-	x := float32(1 + 1.0/4096)
-	y := 1 + math.Ldexp(1, -27) // the same in float64
-	for k := 2; k <= 10; k++ {
-		for p := 1; p < k; p++ {
-			w32, w64 := make([]float32, k), make([]float64, k)
-			vs32, vs64 := make([][]float32, k), make([][]float64, k)
-			for i := range k {
-				w32[i], w64[i] = 1, 1
-				vs32[i], vs64[i] = []float32{0}, []float64{0}
-			}
-			vs32[p-1][0], vs64[p-1][0] = -(1 + 1.0/2048), -(1 + math.Ldexp(1, -26))
-			w32[p], w64[p] = x, y
-			vs32[p][0], vs64[p][0] = x, y
-			WeightedSumF32(dst, w32, vs32)
+	for _, ks := range kernelSets() {
+		t.Run(ks.Name, func(t *testing.T) {
+			// (1e8 + 1) + (-1e8) = 0 in float32 but 1e8 + (1 + -1e8) = 0 too; use
+			// (2^24 + 1) - 2^24: in order, 2^24 + 1 rounds to 2^24, so the sum is 0.
+			w := []float32{1, 1, 1}
+			vs := [][]float32{{1 << 24}, {1}, {-(1 << 24)}}
+			dst := make([]float32, 1)
+			ks.WeightedSumF32(dst, w, vs)
 			if dst[0] != 0 {
-				t.Fatalf("F32 fused k=%d p=%d: got %v, want 0", k, p, dst[0])
+				t.Fatalf("F32 order: got %v, want 0", dst[0])
 			}
-			d64 := make([]float64, 1)
-			WeightedSumF64(d64, w64, vs64)
-			if d64[0] != 0 {
-				t.Fatalf("F64 fused k=%d p=%d: got %v, want 0", k, p, d64[0])
+			// FMA check: w·v with w = v = 1 + 2^-12 has product 1 + 2^-11 + 2^-24,
+			// which rounds to 1 + 2^-11 in float32 (ties to even); a fused
+			// -(1+2^-11) + w·v would keep 2^-24. Try every position p of that product
+			// among k inputs (all others zero) so each unrolled lane is covered,
+			// in vectors of 13 elements so that both the SIMD part and the
+			// tail of a native kernel are.
+			const l = 13
+			x := float32(1 + 1.0/4096)
+			y := 1 + math.Ldexp(1, -27) // the same in float64
+			d32, d64 := make([]float32, l), make([]float64, l)
+			for k := 2; k <= 10; k++ {
+				for p := 1; p < k; p++ {
+					w32, w64 := make([]float32, k), make([]float64, k)
+					vs32, vs64 := make([][]float32, k), make([][]float64, k)
+					for i := range k {
+						w32[i], w64[i] = 1, 1
+						vs32[i], vs64[i] = make([]float32, l), make([]float64, l)
+					}
+					w32[p], w64[p] = x, y
+					for j := range l {
+						vs32[p-1][j], vs64[p-1][j] = -(1 + 1.0/2048), -(1 + math.Ldexp(1, -26))
+						vs32[p][j], vs64[p][j] = x, y
+					}
+					ks.WeightedSumF32(d32, w32, vs32)
+					ks.WeightedSumF64(d64, w64, vs64)
+					for j := range l {
+						if d32[j] != 0 {
+							t.Fatalf("F32 fused k=%d p=%d: [%d] = %v, want 0", k, p, j, d32[j])
+						}
+						if d64[j] != 0 {
+							t.Fatalf("F64 fused k=%d p=%d: [%d] = %v, want 0", k, p, j, d64[j])
+						}
+					}
+				}
 			}
-		}
+		})
 	}
 }
 
 func TestWeightedSumSpecial(t *testing.T) {
-	inf32 := float32(math.Inf(1))
-	nan32 := float32(math.NaN())
-	w := []float32{1, 2, 0, 1}
-	vs := [][]float32{
-		{nan32, 1, inf32, 1, 1, inf32},
-		{1, 1, 1, -inf32, 1, inf32},
-		{1, inf32, 1, 1, nan32, 1},
-		{1, 1, 1, 1, 1, -inf32},
-	}
-	dst := make([]float32, 6)
-	WeightedSumF32(dst, w, vs)
-	want := refWeightedSumF32(6, w, vs)
-	check32(t, "F32 special", dst, want)
-	// NaN, 0·Inf = NaN, Inf, -Inf, 0·NaN = NaN, Inf + Inf - Inf = NaN.
-	for j, wantNaN := range []bool{true, true, false, false, true, true} {
-		if (dst[j] != dst[j]) != wantNaN {
-			t.Errorf("F32 special [%d] = %v, NaN expected: %v", j, dst[j], wantNaN)
-		}
-	}
-	if !math.IsInf(float64(dst[2]), 1) || !math.IsInf(float64(dst[3]), -1) {
-		t.Errorf("F32 Inf not propagated: %v", dst)
-	}
+	for _, ks := range kernelSets() {
+		t.Run(ks.Name, func(t *testing.T) {
+			inf32 := float32(math.Inf(1))
+			nan32 := float32(math.NaN())
+			w := []float32{1, 2, 0, 1}
+			vs := [][]float32{
+				{nan32, 1, inf32, 1, 1, inf32},
+				{1, 1, 1, -inf32, 1, inf32},
+				{1, inf32, 1, 1, nan32, 1},
+				{1, 1, 1, 1, 1, -inf32},
+			}
+			dst := make([]float32, 6)
+			ks.WeightedSumF32(dst, w, vs)
+			want := refWeightedSumF32(6, w, vs)
+			check32(t, "F32 special", dst, want)
+			// NaN, 0·Inf = NaN, Inf, -Inf, 0·NaN = NaN, Inf + Inf - Inf = NaN.
+			for j, wantNaN := range []bool{true, true, false, false, true, true} {
+				if (dst[j] != dst[j]) != wantNaN {
+					t.Errorf("F32 special [%d] = %v, NaN expected: %v", j, dst[j], wantNaN)
+				}
+			}
+			if !math.IsInf(float64(dst[2]), 1) || !math.IsInf(float64(dst[3]), -1) {
+				t.Errorf("F32 Inf not propagated: %v", dst)
+			}
 
-	w64 := []float64{1, 2, 0, 1}
-	vs64 := make([][]float64, len(vs))
-	for i := range vs {
-		for _, v := range vs[i] {
-			vs64[i] = append(vs64[i], float64(v))
-		}
-	}
-	d64 := make([]float64, 6)
-	WeightedSumF64(d64, w64, vs64)
-	check64(t, "F64 special", d64, refWeightedSumF64(6, w64, vs64))
-	if d64[0] == d64[0] || !math.IsInf(d64[2], 1) || !math.IsInf(d64[3], -1) {
-		t.Errorf("F64 special values not propagated: %v", d64)
+			w64 := []float64{1, 2, 0, 1}
+			vs64 := make([][]float64, len(vs))
+			for i := range vs {
+				for _, v := range vs[i] {
+					vs64[i] = append(vs64[i], float64(v))
+				}
+			}
+			d64 := make([]float64, 6)
+			ks.WeightedSumF64(d64, w64, vs64)
+			check64(t, "F64 special", d64, refWeightedSumF64(6, w64, vs64))
+			if d64[0] == d64[0] || !math.IsInf(d64[2], 1) || !math.IsInf(d64[3], -1) {
+				t.Errorf("F64 special values not propagated: %v", d64)
+			}
+		})
 	}
 }
 
 func TestSumSquares(t *testing.T) {
-	rng := rand.New(rand.NewPCG(3, 4))
-	for n := 0; n <= 1024; n++ {
-		a32 := make([]float32, n)
-		a64 := make([]float64, n)
-		for j := range a32 {
-			a32[j] = rand32(rng)
-			a64[j] = rand64(rng)
-		}
-		if got, want := SumSquaresF32(a32), refSumSquaresF32(a32); !same64(got, want) {
-			t.Fatalf("SumSquaresF32 n=%d: got %v, want %v", n, got, want)
-		}
-		if got, want := SumSquaresF64(a64), refSumSquaresF64(a64); !same64(got, want) {
-			t.Fatalf("SumSquaresF64 n=%d: got %v, want %v", n, got, want)
-		}
-	}
-	if SumSquaresF32(nil) != 0 || SumSquaresF64(nil) != 0 || math.Signbit(SumSquaresF64([]float64{math.Copysign(0, -1)})) {
-		t.Fatal("empty or -0 input: want +0")
-	}
-	// Order: squares 2^54, 1, 1, 1, 1, 1, 1, 1 in lanes 0..7 combine as
-	// ((2^54+1)+(1+1)) + ((1+1)+(1+1)) = 2^54 + 4, while a sequential sum
-	// rounds every 1 away and gives 2^54.
-	a := []float64{1 << 27, 1, 1, 1, 1, 1, 1, 1}
-	if got, want := SumSquaresF64(a), float64(1<<54+4); got != want {
-		t.Fatalf("F64 order: got %v, want %v", got, want)
-	}
-	if got, want := SumSquaresF32([]float32{1 << 27, 1, 1, 1, 1, 1, 1, 1}), float64(1<<54+4); got != want {
-		t.Fatalf("F32 order: got %v, want %v", got, want)
+	for _, ks := range kernelSets() {
+		t.Run(ks.Name, func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(3, 4))
+			for n := 0; n <= 1024; n++ {
+				a32 := make([]float32, n)
+				a64 := make([]float64, n)
+				for j := range a32 {
+					a32[j] = rand32(rng)
+					a64[j] = rand64(rng)
+				}
+				if got, want := ks.SumSquaresF32(a32), refSumSquaresF32(a32); !same64(got, want) {
+					t.Fatalf("SumSquaresF32 n=%d: got %v, want %v", n, got, want)
+				}
+				if got, want := ks.SumSquaresF64(a64), refSumSquaresF64(a64); !same64(got, want) {
+					t.Fatalf("SumSquaresF64 n=%d: got %v, want %v", n, got, want)
+				}
+			}
+			if ks.SumSquaresF32(nil) != 0 || ks.SumSquaresF64(nil) != 0 || math.Signbit(ks.SumSquaresF64([]float64{math.Copysign(0, -1)})) {
+				t.Fatal("empty or -0 input: want +0")
+			}
+			// Order: squares 2^54, 1, 1, 1, 1, 1, 1, 1 in lanes 0..7 combine as
+			// ((2^54+1)+(1+1)) + ((1+1)+(1+1)) = 2^54 + 4, while a sequential sum
+			// rounds every 1 away and gives 2^54.
+			a := []float64{1 << 27, 1, 1, 1, 1, 1, 1, 1}
+			if got, want := ks.SumSquaresF64(a), float64(1<<54+4); got != want {
+				t.Fatalf("F64 order: got %v, want %v", got, want)
+			}
+			if got, want := ks.SumSquaresF32([]float32{1 << 27, 1, 1, 1, 1, 1, 1, 1}), float64(1<<54+4); got != want {
+				t.Fatalf("F32 order: got %v, want %v", got, want)
+			}
+		})
 	}
 }
 
 func TestSumSquaresSpecial(t *testing.T) {
-	nan, inf := math.NaN(), math.Inf(1)
-	for n := 1; n <= 17; n++ {
-		for pos := 0; pos < n; pos++ {
-			a := make([]float64, n)
-			b := make([]float32, n)
-			for j := range a {
-				a[j], b[j] = 1, 1
+	for _, ks := range kernelSets() {
+		t.Run(ks.Name, func(t *testing.T) {
+			nan, inf := math.NaN(), math.Inf(1)
+			for n := 1; n <= 17; n++ {
+				for pos := 0; pos < n; pos++ {
+					a := make([]float64, n)
+					b := make([]float32, n)
+					for j := range a {
+						a[j], b[j] = 1, 1
+					}
+					a[pos], b[pos] = nan, float32(nan)
+					if r := ks.SumSquaresF64(a); r == r {
+						t.Fatalf("F64 NaN n=%d pos=%d: %v", n, pos, r)
+					}
+					if r := ks.SumSquaresF32(b); r == r {
+						t.Fatalf("F32 NaN n=%d pos=%d: %v", n, pos, r)
+					}
+					a[pos], b[pos] = -inf, float32(-inf)
+					if r := ks.SumSquaresF64(a); !math.IsInf(r, 1) {
+						t.Fatalf("F64 Inf n=%d pos=%d: %v", n, pos, r)
+					}
+					if r := ks.SumSquaresF32(b); !math.IsInf(r, 1) {
+						t.Fatalf("F32 Inf n=%d pos=%d: %v", n, pos, r)
+					}
+				}
 			}
-			a[pos], b[pos] = nan, float32(nan)
-			if r := SumSquaresF64(a); r == r {
-				t.Fatalf("F64 NaN n=%d pos=%d: %v", n, pos, r)
+			// float32 squares never overflow in float64.
+			if r := ks.SumSquaresF32([]float32{math.MaxFloat32}); r != float64(math.MaxFloat32)*math.MaxFloat32 {
+				t.Fatalf("F32 max: %v", r)
 			}
-			if r := SumSquaresF32(b); r == r {
-				t.Fatalf("F32 NaN n=%d pos=%d: %v", n, pos, r)
-			}
-			a[pos], b[pos] = -inf, float32(-inf)
-			if r := SumSquaresF64(a); !math.IsInf(r, 1) {
-				t.Fatalf("F64 Inf n=%d pos=%d: %v", n, pos, r)
-			}
-			if r := SumSquaresF32(b); !math.IsInf(r, 1) {
-				t.Fatalf("F32 Inf n=%d pos=%d: %v", n, pos, r)
-			}
-		}
-	}
-	// float32 squares never overflow in float64.
-	if r := SumSquaresF32([]float32{math.MaxFloat32}); r != float64(math.MaxFloat32)*math.MaxFloat32 {
-		t.Fatalf("F32 max: %v", r)
+		})
 	}
 }
 
 func TestScale(t *testing.T) {
-	rng := rand.New(rand.NewPCG(5, 6))
-	for n := 0; n <= 1024; n++ {
-		s32 := rand32(rng)
-		s64 := rand64(rng)
-		a32 := make([]float32, n)
-		a64 := make([]float64, n)
-		for j := range a32 {
-			a32[j] = rand32(rng)
-			a64[j] = rand64(rng)
-		}
-		if n > 2 {
-			a32[n/2], a64[n/2] = float32(math.NaN()), math.NaN()
-			a32[n/3], a64[n/3] = float32(math.Inf(-1)), math.Inf(-1)
-		}
-		want32 := make([]float32, n)
-		want64 := make([]float64, n)
-		for j := range a32 {
-			want32[j] = s32 * a32[j]
-			want64[j] = s64 * a64[j]
-		}
-		d32 := make([]float32, n)
-		d64 := make([]float64, n)
-		ScaleF32(d32, a32, s32)
-		ScaleF64(d64, a64, s64)
-		check32(t, "ScaleF32", d32, want32)
-		check64(t, "ScaleF64", d64, want64)
-		ScaleF32(a32, a32, s32)
-		ScaleF64(a64, a64, s64)
-		check32(t, "ScaleF32 aliased", a32, want32)
-		check64(t, "ScaleF64 aliased", a64, want64)
+	for _, ks := range kernelSets() {
+		t.Run(ks.Name, func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(5, 6))
+			for n := 0; n <= 1024; n++ {
+				s32 := rand32(rng)
+				s64 := rand64(rng)
+				a32 := make([]float32, n)
+				a64 := make([]float64, n)
+				for j := range a32 {
+					a32[j] = rand32(rng)
+					a64[j] = rand64(rng)
+				}
+				if n > 2 {
+					a32[n/2], a64[n/2] = float32(math.NaN()), math.NaN()
+					a32[n/3], a64[n/3] = float32(math.Inf(-1)), math.Inf(-1)
+				}
+				want32 := make([]float32, n)
+				want64 := make([]float64, n)
+				for j := range a32 {
+					want32[j] = s32 * a32[j]
+					want64[j] = s64 * a64[j]
+				}
+				d32 := make([]float32, n)
+				d64 := make([]float64, n)
+				ks.ScaleF32(d32, a32, s32)
+				ks.ScaleF64(d64, a64, s64)
+				check32(t, "ScaleF32", d32, want32)
+				check64(t, "ScaleF64", d64, want64)
+				ks.ScaleF32(a32, a32, s32)
+				ks.ScaleF64(a64, a64, s64)
+				check32(t, "ScaleF32 aliased", a32, want32)
+				check64(t, "ScaleF64 aliased", a64, want64)
+			}
+		})
 	}
 }
 
@@ -421,125 +461,78 @@ func TestScale(t *testing.T) {
 // square is off by ≤ 2^-23 relative); the float64 sums of non-negative terms
 // add a relative error of at most about n·2^-53.
 func TestScaleSumSquaresProperty(t *testing.T) {
-	rng := rand.New(rand.NewPCG(7, 8))
-	for n := 1; n <= 1024; n += 7 {
-		a32 := make([]float32, n)
-		a64 := make([]float64, n)
-		for j := range a32 {
-			a32[j] = float32(rng.NormFloat64())
-			a64[j] = rng.NormFloat64()
-		}
-		s := 0.25 + 4*rng.Float64()
-		d32 := make([]float32, n)
-		d64 := make([]float64, n)
-		ScaleF32(d32, a32, float32(s))
-		ScaleF64(d64, a64, s)
-		s32 := float64(float32(s))
-		got, want := SumSquaresF32(d32), s32*s32*SumSquaresF32(a32)
-		if rel := math.Abs(got-want) / want; rel > 0x1p-22 {
-			t.Fatalf("F32 n=%d: rel err %g", n, rel)
-		}
-		got, want = SumSquaresF64(d64), s*s*SumSquaresF64(a64)
-		if rel := math.Abs(got-want) / want; rel > float64(n+8)*0x1p-51 {
-			t.Fatalf("F64 n=%d: rel err %g", n, rel)
-		}
+	for _, ks := range kernelSets() {
+		t.Run(ks.Name, func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(7, 8))
+			for n := 1; n <= 1024; n += 7 {
+				a32 := make([]float32, n)
+				a64 := make([]float64, n)
+				for j := range a32 {
+					a32[j] = float32(rng.NormFloat64())
+					a64[j] = rng.NormFloat64()
+				}
+				s := 0.25 + 4*rng.Float64()
+				d32 := make([]float32, n)
+				d64 := make([]float64, n)
+				ks.ScaleF32(d32, a32, float32(s))
+				ks.ScaleF64(d64, a64, s)
+				s32 := float64(float32(s))
+				got, want := ks.SumSquaresF32(d32), s32*s32*ks.SumSquaresF32(a32)
+				if rel := math.Abs(got-want) / want; rel > 0x1p-22 {
+					t.Fatalf("F32 n=%d: rel err %g", n, rel)
+				}
+				got, want = ks.SumSquaresF64(d64), s*s*ks.SumSquaresF64(a64)
+				if rel := math.Abs(got-want) / want; rel > float64(n+8)*0x1p-51 {
+					t.Fatalf("F64 n=%d: rel err %g", n, rel)
+				}
+			}
+		})
 	}
 }
 
 func TestPanics(t *testing.T) {
-	v3, v4 := make([]float32, 3), make([]float32, 4)
-	d3, d4 := make([]float64, 3), make([]float64, 4)
-	cases := map[string]func(){
-		"WeightedSumF32 w":   func() { WeightedSumF32(v3, []float32{1}, [][]float32{v3, v3}) },
-		"WeightedSumF32 len": func() { WeightedSumF32(v3, []float32{1, 1}, [][]float32{v3, v4}) },
-		"WeightedSumF64 w":   func() { WeightedSumF64(d3, []float64{1, 1}, [][]float64{d3}) },
-		"WeightedSumF64 len": func() { WeightedSumF64(d3, []float64{1}, [][]float64{d4}) },
-		"ScaleF32":           func() { ScaleF32(v3, v4, 1) },
-		"ScaleF64":           func() { ScaleF64(d4, d3, 1) },
-	}
-	for name, f := range cases {
-		func() {
-			defer func() {
-				if recover() == nil {
-					t.Errorf("%s: no panic", name)
-				}
-			}()
-			f()
-		}()
+	for _, ks := range kernelSets() {
+		t.Run(ks.Name, func(t *testing.T) {
+			v3, v4 := make([]float32, 3), make([]float32, 4)
+			d3, d4 := make([]float64, 3), make([]float64, 4)
+			cases := map[string]func(){
+				"WeightedSumF32 w":   func() { ks.WeightedSumF32(v3, []float32{1}, [][]float32{v3, v3}) },
+				"WeightedSumF32 len": func() { ks.WeightedSumF32(v3, []float32{1, 1}, [][]float32{v3, v4}) },
+				"WeightedSumF64 w":   func() { ks.WeightedSumF64(d3, []float64{1, 1}, [][]float64{d3}) },
+				"WeightedSumF64 len": func() { ks.WeightedSumF64(d3, []float64{1}, [][]float64{d4}) },
+				"ScaleF32":           func() { ks.ScaleF32(v3, v4, 1) },
+				"ScaleF64":           func() { ks.ScaleF64(d4, d3, 1) },
+			}
+			for name, f := range cases {
+				func() {
+					defer func() {
+						if recover() == nil {
+							t.Errorf("%s: no panic", name)
+						}
+					}()
+					f()
+				}()
+			}
+		})
 	}
 }
 
 func TestNoAllocs(t *testing.T) {
-	rng := rand.New(rand.NewPCG(9, 10))
-	w, vs := vecs32(rng, 6, 2000)
-	w64, vs64 := vecs64(rng, 6, 2000)
-	allocs := testing.AllocsPerRun(10, func() {
-		WeightedSumF32(vs[0], w, vs)
-		WeightedSumF64(vs64[1], w64, vs64)
-		ScaleF32(vs[2], vs[2], 0.5)
-		ScaleF64(vs64[2], vs64[2], 0.5)
-		_ = SumSquaresF32(vs[3]) + SumSquaresF64(vs64[3])
-	})
-	if allocs != 0 {
-		t.Fatalf("allocations: %v", allocs)
-	}
-}
-
-var sink float64
-
-func BenchmarkWeightedSumF32(b *testing.B) {
-	const k, n = 16, 1 << 20
-	rng := rand.New(rand.NewPCG(11, 12))
-	w, vs := vecs32(rng, k, n)
-	dst := make([]float32, n)
-	b.SetBytes(int64(4 * n * (k + 1))) // inputs read plus dst written
-	for b.Loop() {
-		WeightedSumF32(dst, w, vs)
-	}
-}
-
-func BenchmarkWeightedSumF64(b *testing.B) {
-	const k, n = 16, 1 << 19
-	rng := rand.New(rand.NewPCG(11, 12))
-	w, vs := vecs64(rng, k, n)
-	dst := make([]float64, n)
-	b.SetBytes(int64(8 * n * (k + 1)))
-	for b.Loop() {
-		WeightedSumF64(dst, w, vs)
-	}
-}
-
-func BenchmarkSumSquaresF32(b *testing.B) {
-	const n = 1 << 24
-	a := make([]float32, n)
-	rng := rand.New(rand.NewPCG(13, 14))
-	for j := range a {
-		a[j] = float32(rng.NormFloat64())
-	}
-	b.SetBytes(4 * n)
-	for b.Loop() {
-		sink = SumSquaresF32(a)
-	}
-}
-
-func BenchmarkSumSquaresF64(b *testing.B) {
-	const n = 1 << 23
-	a := make([]float64, n)
-	rng := rand.New(rand.NewPCG(13, 14))
-	for j := range a {
-		a[j] = rng.NormFloat64()
-	}
-	b.SetBytes(8 * n)
-	for b.Loop() {
-		sink = SumSquaresF64(a)
-	}
-}
-
-func BenchmarkScaleF32(b *testing.B) {
-	const n = 1 << 20
-	a := make([]float32, n)
-	b.SetBytes(4 * n)
-	for b.Loop() {
-		ScaleF32(a, a, 0.999)
+	for _, ks := range kernelSets() {
+		t.Run(ks.Name, func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(9, 10))
+			w, vs := vecs32(rng, 6, 2000)
+			w64, vs64 := vecs64(rng, 6, 2000)
+			allocs := testing.AllocsPerRun(10, func() {
+				ks.WeightedSumF32(vs[0], w, vs)
+				ks.WeightedSumF64(vs64[1], w64, vs64)
+				ks.ScaleF32(vs[2], vs[2], 0.5)
+				ks.ScaleF64(vs64[2], vs64[2], 0.5)
+				_ = ks.SumSquaresF32(vs[3]) + ks.SumSquaresF64(vs64[3])
+			})
+			if allocs != 0 {
+				t.Fatalf("allocations: %v", allocs)
+			}
+		})
 	}
 }
