@@ -57,7 +57,7 @@ func runTensor(ctx context.Context, opt Options, emit func(Result)) error {
 	}
 	e := &tensorEnv{one: one, all: all, generic: generic, workers: workers, opt: opt, emit: emit}
 	e.result("backend", 0, "workers", float64(workers), "cores", 0, one.Name())
-	for _, c := range []func(context.Context) error{e.expandAdd, e.ringAdd, e.ringAddCached, e.sum64, e.quantize} {
+	for _, c := range []func(context.Context) error{e.expandAdd, e.ringAdd, e.ringAddCached, e.sum64, e.quantize, e.weightedSum} {
 		if err := c(ctx); err != nil {
 			return err
 		}
@@ -237,5 +237,37 @@ func (e *tensorEnv) quantize(ctx context.Context) error {
 	simd, gen := rate(4*n, d[1]), rate(4*n, d[2])
 	e.result("quantize-f32", n, "throughput", simd, "B/s", limit, "float32 in, 1 rounding word each; limit: stdlib AES-CTR keystream, 1 core")
 	e.result("quantize-f32", n, "vs-generic", simd, "B/s", gen, "limit: generic Go kernels, same run")
+	return nil
+}
+
+// weightedSum measures the float aggregation of plain mode: sixteen float32
+// vectors, each scaled by its weight, summed into one.
+func (e *tensorEnv) weightedSum(ctx context.Context) error {
+	const k = 16
+	n := e.size(1<<20, 1<<12)
+	r := rand.New(rand.NewPCG(10, 10))
+	vs, w := make([][]float32, k), make([]float32, k)
+	for i := range vs {
+		vs[i] = make([]float32, n)
+		for j := range vs[i] {
+			vs[i][j] = float32(r.NormFloat64())
+		}
+		w[i] = float32(r.Float64())
+	}
+	dst, gdst := make([]float32, n), make([]float32, n)
+	flat := make([]byte, 4*n*k)
+	bytes := 4 * n * (k + 1)
+	d, err := medians(ctx, e.opt.reps(),
+		copier(flat),
+		func() { e.one.WeightedSumF32(dst, w, vs...) },
+		func() { e.generic.WeightedSumF32(gdst, w, vs...) },
+	)
+	if err != nil {
+		return err
+	}
+	limit := rate(2*len(flat), d[0])
+	simd, gen := rate(bytes, d[1]), rate(bytes, d[2])
+	e.result("weighted-sum-f32", n, "throughput", simd, "B/s", limit, "16 vectors, bytes read+written; limit: copy() of the same bytes, read+written")
+	e.result("weighted-sum-f32", n, "vs-generic", simd, "B/s", gen, "limit: generic Go kernel, same run")
 	return nil
 }

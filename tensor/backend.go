@@ -6,7 +6,9 @@ type Seed [32]byte
 
 // Backend is a set of vector kernels. Implementations must give bit-identical
 // results for the same inputs: the CPU backend's SIMD and generic paths do, and
-// a GPU backend must match them.
+// a GPU backend must match them. The one latitude is the payload and sign of
+// a NaN produced by the float helpers from several NaN inputs (NaN appears in
+// the same places).
 //
 // Unless a method says otherwise, dst may alias any input, all slices of an
 // element-wise operation must have the same length (the method panics
