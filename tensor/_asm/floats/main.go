@@ -35,10 +35,12 @@ var elems = []elem{
 	{suffix: "F64", gotype: "float64", size: 8, mul: VMULPD, add: VADDPD, bcast: VBROADCASTSD, mov: VMOVUPD},
 }
 
-// wsUnroll is the number of YMM accumulators the weighted sum keeps in
-// registers (a dst block of 8·wsUnroll float32 or 4·wsUnroll float64) while
-// it streams every input over them.
-const wsUnroll = 14
+// wsUnroll is the number of YMM registers one iteration of a weighted-sum
+// pass processes: 128 bytes of every stream.
+const wsUnroll = 4
+
+// wsMaxInputs is the most inputs one weighted-sum pass reads.
+const wsMaxInputs = 4
 
 // scaleUnroll is the number of YMM registers per iteration of the scale loop.
 const scaleUnroll = 4
@@ -58,89 +60,135 @@ func main() {
 	Generate()
 }
 
-// weightedSum emits weightedSum<F>AVX2(dst, w, vs), which sets
-// dst[j] = (…(w[0]·vs[0][j] + w[1]·vs[1][j]) + …) for j < len(dst). len(dst)
-// must be a multiple of the lanes of one YMM register, len(vs) ≥ 1 and every
-// len(vs[i]) ≥ len(dst). Each dst block is accumulated in registers and
-// stored once after every input has been read for it, so dst may be the same
-// slice as any vs[i].
+// weightedSum emits the two passes of the blocked weighted sum:
+//
+//	wsFirst<F>AVX2(out, w, vs, off)      out[j] = (…(w[0]·vs[0][off+j] + w[1]·vs[1][off+j]) + …)
+//	wsNext<F>AVX2(out, acc, w, vs, off)  out[j] = (…(acc[j] + w[0]·vs[0][off+j]) + …)
+//
+// for j < len(out), with 1 ≤ len(w) == len(vs) ≤ wsMaxInputs. len(out) must
+// be a multiple of the lanes of one YMM register. Every product and sum is
+// rounded separately, the sum (or acc) always the first source operand.
+// Each register's worth of out is stored after its inputs are read, so out
+// may be the same slice as acc or as any vs[i] (at the same offset).
 func weightedSum(e elem) {
-	name := "weightedSum" + e.suffix + "AVX2"
-	TEXT(name, NOSPLIT, fmt.Sprintf("func(dst []%s, w []%s, vs [][]%s)", e.gotype, e.gotype, e.gotype))
-	Doc(fmt.Sprintf("%s sets dst[j] = Σ_i w[i]·vs[i][j] in the order of i, rounding every", name),
-		"product and sum separately. len(dst) must be a multiple of the lanes of one",
-		"YMM register, len(w) == len(vs) ≥ 1 and len(vs[i]) ≥ len(dst).")
-	Pragma("noescape")
-	dst := Load(Param("dst").Base(), GP64())
-	n := Load(Param("dst").Len(), GP64())
+	for _, next := range []bool{false, true} {
+		name := "wsFirst" + e.suffix + "AVX2"
+		sig := fmt.Sprintf("func(out []%s, w []%s, vs [][]%s, off int)", e.gotype, e.gotype, e.gotype)
+		doc := []string{
+			fmt.Sprintf("%s sets out[j] = (…(w[0]·vs[0][off+j] + w[1]·vs[1][off+j]) + …)", name),
+			"for j < len(out), rounding every product and sum separately. len(out)",
+			"must be a multiple of the lanes of one YMM register, 1 ≤ len(w) ==",
+			fmt.Sprintf("len(vs) ≤ %d and len(vs[i]) ≥ off+len(out).", wsMaxInputs),
+		}
+		if next {
+			name = "wsNext" + e.suffix + "AVX2"
+			sig = fmt.Sprintf("func(out, acc []%s, w []%s, vs [][]%s, off int)", e.gotype, e.gotype, e.gotype)
+			doc = []string{
+				fmt.Sprintf("%s sets out[j] = (…(acc[j] + w[0]·vs[0][off+j]) + …) for", name),
+				"j < len(out), rounding every product and sum separately. len(out) must",
+				"be a multiple of the lanes of one YMM register, len(acc) ≥ len(out),",
+				fmt.Sprintf("1 ≤ len(w) == len(vs) ≤ %d and len(vs[i]) ≥ off+len(out).", wsMaxInputs),
+			}
+		}
+		TEXT(name, NOSPLIT, sig)
+		Doc(doc...)
+		Pragma("noescape")
+		wsPass(name, e, next)
+	}
+}
+
+// wsPass emits the body of one weighted-sum pass: it dispatches on the
+// number of inputs to a loop specialised for it.
+func wsPass(name string, e elem, next bool) {
+	out := Load(Param("out").Base(), GP64())
+	n := Load(Param("out").Len(), GP64())
+	var acc Register
+	if next {
+		acc = Load(Param("acc").Base(), GP64())
+	}
 	wp := Load(Param("w").Base(), GP64())
 	vsp := Load(Param("vs").Base(), GP64())
 	k := Load(Param("vs").Len(), GP64())
+	off := Load(Param("off"), GP64())
 
-	// n becomes the byte length; off is the byte offset of the block.
+	// The byte offset of the block in the inputs, and the byte length.
+	SHLQ(U8(log2(e.size)), off)
 	SHLQ(U8(log2(e.size)), n)
-	off := GP64()
-	XORQ(off, off)
 
-	wsBlock(name+"_big", e, wsUnroll, dst, n, wp, vsp, k, off)
-	wsBlock(name+"_one", e, 1, dst, n, wp, vsp, k, off)
+	for kk := 1; kk < wsMaxInputs; kk++ {
+		CMPQ(k, U8(kk))
+		JE(LabelRef(fmt.Sprintf("%s_k%d", name, kk)))
+	}
+	for kk := wsMaxInputs; kk >= 1; kk-- {
+		Label(fmt.Sprintf("%s_k%d", name, kk))
+		wsLoop(fmt.Sprintf("%s_k%d", name, kk), e, kk, out, acc, wp, vsp, n, off)
+	}
+	Label(name + "_done")
 	VZEROUPPER()
 	RET()
 }
 
-// wsBlock emits the loop over blocks of u YMM registers, starting at byte
-// offset off and stopping when fewer than u registers' worth remain.
-func wsBlock(label string, e elem, u int, dst, n, wp, vsp, k, off Register) {
-	bytes := 32 * u
+// wsLoop emits the loop of a pass over kk inputs; it jumps to
+// <name>_done (the label without the _k suffix) when finished.
+func wsLoop(label string, e elem, kk int, out, acc, wp, vsp, n, off Register) {
+	done := LabelRef(label[:len(label)-3] + "_done")
+	// The input pointers, advanced to the block, and the broadcast weights.
+	ps := make([]Register, kk)
+	ws := make([]VecVirtual, kk)
+	for i := range ps {
+		ps[i] = GP64()
+		MOVQ(Mem{Base: vsp, Disp: 24 * i}, ps[i])
+		ADDQ(off, ps[i])
+		ws[i] = YMM()
+		e.bcast(Mem{Base: wp, Disp: e.size * i}, ws[i])
+	}
+	j := GP64()
+	XORQ(j, j)
+	end := GP64()
+	MOVQ(n, end)
+	ANDQ(I32(-32*wsUnroll), end)
+
+	body := func(u int) {
+		at := func(p Register, r int) Mem { return Mem{Base: p, Index: j, Scale: 1, Disp: 32 * r} }
+		s := make([]VecVirtual, u)
+		for r := range s {
+			s[r] = YMM()
+			if acc != nil {
+				e.mov(at(acc, r), s[r])
+			} else {
+				// VMULPS m, w, s computes w·m (w is the first source operand).
+				e.mul(at(ps[0], r), ws[0], s[r])
+			}
+		}
+		first := 0
+		if acc == nil {
+			first = 1
+		}
+		for i := first; i < kk; i++ {
+			for r := range s {
+				t := YMM()
+				e.mul(at(ps[i], r), ws[i], t)
+				// s + t, with s as the first source operand.
+				e.add(t, s[r], s[r])
+			}
+		}
+		for r := range s {
+			e.mov(s[r], at(out, r))
+		}
+		ADDQ(U32(32*u), j)
+	}
+
 	Label(label + "_loop")
-	// Continue while off + bytes <= n.
-	next := GP64()
-	LEAQ(Mem{Base: off, Disp: bytes}, next)
-	CMPQ(next, n)
-	JA(LabelRef(label + "_done"))
-
-	acc := make([]VecVirtual, u)
-	at := func(p Register, r int) Mem { return Mem{Base: p, Index: off, Scale: 1, Disp: 32 * r} }
-
-	// The first input initialises the accumulators with its products.
-	v := GP64()
-	MOVQ(Mem{Base: vsp}, v)
-	wb := YMM()
-	e.bcast(Mem{Base: wp}, wb)
-	for r := range acc {
-		acc[r] = YMM()
-		// VMULPS m, wb, acc computes wb·m (wb is the first source operand).
-		e.mul(at(v, r), wb, acc[r])
-	}
-
-	// The other inputs, in order: acc += w[i]·vs[i].
-	ip, wi, cnt := GP64(), GP64(), GP64()
-	LEAQ(Mem{Base: vsp, Disp: 24}, ip)
-	LEAQ(Mem{Base: wp, Disp: e.size}, wi)
-	MOVQ(k, cnt)
-	DECQ(cnt)
-	Label(label + "_input")
-	JZ(LabelRef(label + "_store"))
-	MOVQ(Mem{Base: ip}, v)
-	e.bcast(Mem{Base: wi}, wb)
-	for r := range acc {
-		t := YMM()
-		e.mul(at(v, r), wb, t)
-		// acc + t, with acc as the first source operand.
-		e.add(t, acc[r], acc[r])
-	}
-	ADDQ(U8(24), ip)
-	ADDQ(U8(e.size), wi)
-	DECQ(cnt)
-	JMP(LabelRef(label + "_input"))
-
-	Label(label + "_store")
-	for r := range acc {
-		e.mov(acc[r], at(dst, r))
-	}
-	MOVQ(next, off)
+	CMPQ(j, end)
+	JAE(LabelRef(label + "_single"))
+	body(wsUnroll)
 	JMP(LabelRef(label + "_loop"))
-	Label(label + "_done")
+
+	Label(label + "_single")
+	CMPQ(j, n)
+	JAE(done)
+	body(1)
+	JMP(LabelRef(label + "_single"))
 }
 
 // sumSquares emits sumSquares<F>AVX2(a, p), which adds a[j]² (widened to

@@ -97,6 +97,32 @@ func checkWeighted[T float32 | float64](n int, w []T, vs [][]T) {
 	}
 }
 
+// wsBlockBytes is the size of the dst block a weighted sum works on at a
+// time. Both implementations make passes over a block, each reading
+// wsPassInputs inputs and adding their products into the block's partial
+// sums, which stay in L1 while the inputs stream past. Reading only a few
+// long runs at once lets the hardware prefetcher keep up when the inputs
+// come from memory.
+const wsBlockBytes = 32768
+
+// wsPassInputs is the number of inputs one pass over a block reads.
+const wsPassInputs = 4
+
+// wsNeedsBuffer reports whether dst is the same slice as an input read after
+// the first pass over a block, so that the partial sums cannot be kept in
+// dst (the inputs of the first pass are read before dst is written).
+func wsNeedsBuffer[T float32 | float64](dst []T, vs [][]T) bool {
+	if len(dst) == 0 || len(vs) <= wsPassInputs {
+		return false
+	}
+	for _, v := range vs[wsPassInputs:] {
+		if &v[0] == &dst[0] {
+			return true
+		}
+	}
+	return false
+}
+
 // checkScale panics unless len(a) == len(dst).
 func checkScale(ndst, na int) {
 	if na != ndst {

@@ -4,19 +4,37 @@
 
 package floats
 
-// weightedSumF32AVX2 sets dst[j] = Σ_i w[i]·vs[i][j] in the order of i, rounding every
-// product and sum separately. len(dst) must be a multiple of the lanes of one
-// YMM register, len(w) == len(vs) ≥ 1 and len(vs[i]) ≥ len(dst).
+// wsFirstF32AVX2 sets out[j] = (…(w[0]·vs[0][off+j] + w[1]·vs[1][off+j]) + …)
+// for j < len(out), rounding every product and sum separately. len(out)
+// must be a multiple of the lanes of one YMM register, 1 ≤ len(w) ==
+// len(vs) ≤ 4 and len(vs[i]) ≥ off+len(out).
 //
 //go:noescape
-func weightedSumF32AVX2(dst []float32, w []float32, vs [][]float32)
+func wsFirstF32AVX2(out []float32, w []float32, vs [][]float32, off int)
 
-// weightedSumF64AVX2 sets dst[j] = Σ_i w[i]·vs[i][j] in the order of i, rounding every
-// product and sum separately. len(dst) must be a multiple of the lanes of one
-// YMM register, len(w) == len(vs) ≥ 1 and len(vs[i]) ≥ len(dst).
+// wsNextF32AVX2 sets out[j] = (…(acc[j] + w[0]·vs[0][off+j]) + …) for
+// j < len(out), rounding every product and sum separately. len(out) must
+// be a multiple of the lanes of one YMM register, len(acc) ≥ len(out),
+// 1 ≤ len(w) == len(vs) ≤ 4 and len(vs[i]) ≥ off+len(out).
 //
 //go:noescape
-func weightedSumF64AVX2(dst []float64, w []float64, vs [][]float64)
+func wsNextF32AVX2(out []float32, acc []float32, w []float32, vs [][]float32, off int)
+
+// wsFirstF64AVX2 sets out[j] = (…(w[0]·vs[0][off+j] + w[1]·vs[1][off+j]) + …)
+// for j < len(out), rounding every product and sum separately. len(out)
+// must be a multiple of the lanes of one YMM register, 1 ≤ len(w) ==
+// len(vs) ≤ 4 and len(vs[i]) ≥ off+len(out).
+//
+//go:noescape
+func wsFirstF64AVX2(out []float64, w []float64, vs [][]float64, off int)
+
+// wsNextF64AVX2 sets out[j] = (…(acc[j] + w[0]·vs[0][off+j]) + …) for
+// j < len(out), rounding every product and sum separately. len(out) must
+// be a multiple of the lanes of one YMM register, len(acc) ≥ len(out),
+// 1 ≤ len(w) == len(vs) ≤ 4 and len(vs[i]) ≥ off+len(out).
+//
+//go:noescape
+func wsNextF64AVX2(out []float64, acc []float64, w []float64, vs [][]float64, off int)
 
 // sumSquaresF32AVX2 adds float64(a[j])² to p[j%8] for j < len(a), in the order of j;
 // len(a) must be a multiple of 8.

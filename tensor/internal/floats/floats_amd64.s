@@ -4,251 +4,957 @@
 
 #include "textflag.h"
 
-// func weightedSumF32AVX2(dst []float32, w []float32, vs [][]float32)
+// func wsFirstF32AVX2(out []float32, w []float32, vs [][]float32, off int)
 // Requires: AVX
-TEXT ·weightedSumF32AVX2(SB), NOSPLIT, $0-72
-	MOVQ dst_base+0(FP), AX
-	MOVQ dst_len+8(FP), CX
-	MOVQ w_base+24(FP), DX
-	MOVQ vs_base+48(FP), BX
-	MOVQ vs_len+56(FP), SI
-	SHLQ $0x02, CX
-	XORQ DI, DI
-
-weightedSumF32AVX2_big_loop:
-	LEAQ         448(DI), R8
-	CMPQ         R8, CX
-	JA           weightedSumF32AVX2_big_done
-	MOVQ         (BX), R9
+TEXT ·wsFirstF32AVX2(SB), NOSPLIT, $0-80
+	MOVQ         out_base+0(FP), AX
+	MOVQ         out_len+8(FP), CX
+	MOVQ         w_base+24(FP), DX
+	MOVQ         vs_base+48(FP), BX
+	MOVQ         vs_len+56(FP), SI
+	MOVQ         off+72(FP), DI
+	SHLQ         $0x02, DI
+	SHLQ         $0x02, CX
+	CMPQ         SI, $0x01
+	JE           wsFirstF32AVX2_k1
+	CMPQ         SI, $0x02
+	JE           wsFirstF32AVX2_k2
+	CMPQ         SI, $0x03
+	JE           wsFirstF32AVX2_k3
+	MOVQ         (BX), SI
+	ADDQ         DI, SI
 	VBROADCASTSS (DX), Y0
-	VMULPS       (R9)(DI*1), Y0, Y1
-	VMULPS       32(R9)(DI*1), Y0, Y2
-	VMULPS       64(R9)(DI*1), Y0, Y3
-	VMULPS       96(R9)(DI*1), Y0, Y4
-	VMULPS       128(R9)(DI*1), Y0, Y5
-	VMULPS       160(R9)(DI*1), Y0, Y6
-	VMULPS       192(R9)(DI*1), Y0, Y7
-	VMULPS       224(R9)(DI*1), Y0, Y8
-	VMULPS       256(R9)(DI*1), Y0, Y9
-	VMULPS       288(R9)(DI*1), Y0, Y10
-	VMULPS       320(R9)(DI*1), Y0, Y11
-	VMULPS       352(R9)(DI*1), Y0, Y12
-	VMULPS       384(R9)(DI*1), Y0, Y13
-	VMULPS       416(R9)(DI*1), Y0, Y14
-	LEAQ         24(BX), R10
-	LEAQ         4(DX), R11
-	MOVQ         SI, R12
-	DECQ         R12
+	MOVQ         24(BX), R8
+	ADDQ         DI, R8
+	VBROADCASTSS 4(DX), Y1
+	MOVQ         48(BX), R9
+	ADDQ         DI, R9
+	VBROADCASTSS 8(DX), Y2
+	MOVQ         72(BX), BX
+	ADDQ         DI, BX
+	VBROADCASTSS 12(DX), Y3
+	XORQ         DX, DX
+	MOVQ         CX, DI
+	ANDQ         $-128, DI
 
-weightedSumF32AVX2_big_input:
-	JZ           weightedSumF32AVX2_big_store
-	MOVQ         (R10), R9
-	VBROADCASTSS (R11), Y0
-	VMULPS       (R9)(DI*1), Y0, Y15
-	VADDPS       Y15, Y1, Y1
-	VMULPS       32(R9)(DI*1), Y0, Y15
-	VADDPS       Y15, Y2, Y2
-	VMULPS       64(R9)(DI*1), Y0, Y15
-	VADDPS       Y15, Y3, Y3
-	VMULPS       96(R9)(DI*1), Y0, Y15
-	VADDPS       Y15, Y4, Y4
-	VMULPS       128(R9)(DI*1), Y0, Y15
-	VADDPS       Y15, Y5, Y5
-	VMULPS       160(R9)(DI*1), Y0, Y15
-	VADDPS       Y15, Y6, Y6
-	VMULPS       192(R9)(DI*1), Y0, Y15
-	VADDPS       Y15, Y7, Y7
-	VMULPS       224(R9)(DI*1), Y0, Y15
-	VADDPS       Y15, Y8, Y8
-	VMULPS       256(R9)(DI*1), Y0, Y15
-	VADDPS       Y15, Y9, Y9
-	VMULPS       288(R9)(DI*1), Y0, Y15
-	VADDPS       Y15, Y10, Y10
-	VMULPS       320(R9)(DI*1), Y0, Y15
-	VADDPS       Y15, Y11, Y11
-	VMULPS       352(R9)(DI*1), Y0, Y15
-	VADDPS       Y15, Y12, Y12
-	VMULPS       384(R9)(DI*1), Y0, Y15
-	VADDPS       Y15, Y13, Y13
-	VMULPS       416(R9)(DI*1), Y0, Y0
-	VADDPS       Y0, Y14, Y14
-	ADDQ         $0x18, R10
-	ADDQ         $0x04, R11
-	DECQ         R12
-	JMP          weightedSumF32AVX2_big_input
+wsFirstF32AVX2_k4_loop:
+	CMPQ    DX, DI
+	JAE     wsFirstF32AVX2_k4_single
+	VMULPS  (SI)(DX*1), Y0, Y4
+	VMULPS  32(SI)(DX*1), Y0, Y5
+	VMULPS  64(SI)(DX*1), Y0, Y6
+	VMULPS  96(SI)(DX*1), Y0, Y7
+	VMULPS  (R8)(DX*1), Y1, Y8
+	VADDPS  Y8, Y4, Y4
+	VMULPS  32(R8)(DX*1), Y1, Y8
+	VADDPS  Y8, Y5, Y5
+	VMULPS  64(R8)(DX*1), Y1, Y8
+	VADDPS  Y8, Y6, Y6
+	VMULPS  96(R8)(DX*1), Y1, Y8
+	VADDPS  Y8, Y7, Y7
+	VMULPS  (R9)(DX*1), Y2, Y8
+	VADDPS  Y8, Y4, Y4
+	VMULPS  32(R9)(DX*1), Y2, Y8
+	VADDPS  Y8, Y5, Y5
+	VMULPS  64(R9)(DX*1), Y2, Y8
+	VADDPS  Y8, Y6, Y6
+	VMULPS  96(R9)(DX*1), Y2, Y8
+	VADDPS  Y8, Y7, Y7
+	VMULPS  (BX)(DX*1), Y3, Y8
+	VADDPS  Y8, Y4, Y4
+	VMULPS  32(BX)(DX*1), Y3, Y8
+	VADDPS  Y8, Y5, Y5
+	VMULPS  64(BX)(DX*1), Y3, Y8
+	VADDPS  Y8, Y6, Y6
+	VMULPS  96(BX)(DX*1), Y3, Y8
+	VADDPS  Y8, Y7, Y7
+	VMOVUPS Y4, (AX)(DX*1)
+	VMOVUPS Y5, 32(AX)(DX*1)
+	VMOVUPS Y6, 64(AX)(DX*1)
+	VMOVUPS Y7, 96(AX)(DX*1)
+	ADDQ    $0x00000080, DX
+	JMP     wsFirstF32AVX2_k4_loop
 
-weightedSumF32AVX2_big_store:
-	VMOVUPS Y1, (AX)(DI*1)
-	VMOVUPS Y2, 32(AX)(DI*1)
-	VMOVUPS Y3, 64(AX)(DI*1)
-	VMOVUPS Y4, 96(AX)(DI*1)
-	VMOVUPS Y5, 128(AX)(DI*1)
-	VMOVUPS Y6, 160(AX)(DI*1)
-	VMOVUPS Y7, 192(AX)(DI*1)
-	VMOVUPS Y8, 224(AX)(DI*1)
-	VMOVUPS Y9, 256(AX)(DI*1)
-	VMOVUPS Y10, 288(AX)(DI*1)
-	VMOVUPS Y11, 320(AX)(DI*1)
-	VMOVUPS Y12, 352(AX)(DI*1)
-	VMOVUPS Y13, 384(AX)(DI*1)
-	VMOVUPS Y14, 416(AX)(DI*1)
-	MOVQ    R8, DI
-	JMP     weightedSumF32AVX2_big_loop
+wsFirstF32AVX2_k4_single:
+	CMPQ    DX, CX
+	JAE     wsFirstF32AVX2_done
+	VMULPS  (SI)(DX*1), Y0, Y4
+	VMULPS  (R8)(DX*1), Y1, Y5
+	VADDPS  Y5, Y4, Y4
+	VMULPS  (R9)(DX*1), Y2, Y5
+	VADDPS  Y5, Y4, Y4
+	VMULPS  (BX)(DX*1), Y3, Y5
+	VADDPS  Y5, Y4, Y4
+	VMOVUPS Y4, (AX)(DX*1)
+	ADDQ    $0x00000020, DX
+	JMP     wsFirstF32AVX2_k4_single
 
-weightedSumF32AVX2_big_done:
-weightedSumF32AVX2_one_loop:
-	LEAQ         32(DI), R8
-	CMPQ         R8, CX
-	JA           weightedSumF32AVX2_one_done
-	MOVQ         (BX), R9
+wsFirstF32AVX2_k3:
+	MOVQ         (BX), SI
+	ADDQ         DI, SI
 	VBROADCASTSS (DX), Y0
-	VMULPS       (R9)(DI*1), Y0, Y1
-	LEAQ         24(BX), R10
-	LEAQ         4(DX), R11
-	MOVQ         SI, R12
-	DECQ         R12
+	MOVQ         24(BX), R8
+	ADDQ         DI, R8
+	VBROADCASTSS 4(DX), Y1
+	MOVQ         48(BX), BX
+	ADDQ         DI, BX
+	VBROADCASTSS 8(DX), Y2
+	XORQ         DX, DX
+	MOVQ         CX, DI
+	ANDQ         $-128, DI
 
-weightedSumF32AVX2_one_input:
-	JZ           weightedSumF32AVX2_one_store
-	MOVQ         (R10), R9
-	VBROADCASTSS (R11), Y0
-	VMULPS       (R9)(DI*1), Y0, Y0
-	VADDPS       Y0, Y1, Y1
-	ADDQ         $0x18, R10
-	ADDQ         $0x04, R11
-	DECQ         R12
-	JMP          weightedSumF32AVX2_one_input
+wsFirstF32AVX2_k3_loop:
+	CMPQ    DX, DI
+	JAE     wsFirstF32AVX2_k3_single
+	VMULPS  (SI)(DX*1), Y0, Y3
+	VMULPS  32(SI)(DX*1), Y0, Y4
+	VMULPS  64(SI)(DX*1), Y0, Y5
+	VMULPS  96(SI)(DX*1), Y0, Y6
+	VMULPS  (R8)(DX*1), Y1, Y7
+	VADDPS  Y7, Y3, Y3
+	VMULPS  32(R8)(DX*1), Y1, Y7
+	VADDPS  Y7, Y4, Y4
+	VMULPS  64(R8)(DX*1), Y1, Y7
+	VADDPS  Y7, Y5, Y5
+	VMULPS  96(R8)(DX*1), Y1, Y7
+	VADDPS  Y7, Y6, Y6
+	VMULPS  (BX)(DX*1), Y2, Y7
+	VADDPS  Y7, Y3, Y3
+	VMULPS  32(BX)(DX*1), Y2, Y7
+	VADDPS  Y7, Y4, Y4
+	VMULPS  64(BX)(DX*1), Y2, Y7
+	VADDPS  Y7, Y5, Y5
+	VMULPS  96(BX)(DX*1), Y2, Y7
+	VADDPS  Y7, Y6, Y6
+	VMOVUPS Y3, (AX)(DX*1)
+	VMOVUPS Y4, 32(AX)(DX*1)
+	VMOVUPS Y5, 64(AX)(DX*1)
+	VMOVUPS Y6, 96(AX)(DX*1)
+	ADDQ    $0x00000080, DX
+	JMP     wsFirstF32AVX2_k3_loop
 
-weightedSumF32AVX2_one_store:
-	VMOVUPS Y1, (AX)(DI*1)
-	MOVQ    R8, DI
-	JMP     weightedSumF32AVX2_one_loop
+wsFirstF32AVX2_k3_single:
+	CMPQ    DX, CX
+	JAE     wsFirstF32AVX2_done
+	VMULPS  (SI)(DX*1), Y0, Y3
+	VMULPS  (R8)(DX*1), Y1, Y4
+	VADDPS  Y4, Y3, Y3
+	VMULPS  (BX)(DX*1), Y2, Y4
+	VADDPS  Y4, Y3, Y3
+	VMOVUPS Y3, (AX)(DX*1)
+	ADDQ    $0x00000020, DX
+	JMP     wsFirstF32AVX2_k3_single
 
-weightedSumF32AVX2_one_done:
+wsFirstF32AVX2_k2:
+	MOVQ         (BX), SI
+	ADDQ         DI, SI
+	VBROADCASTSS (DX), Y0
+	MOVQ         24(BX), BX
+	ADDQ         DI, BX
+	VBROADCASTSS 4(DX), Y1
+	XORQ         DX, DX
+	MOVQ         CX, DI
+	ANDQ         $-128, DI
+
+wsFirstF32AVX2_k2_loop:
+	CMPQ    DX, DI
+	JAE     wsFirstF32AVX2_k2_single
+	VMULPS  (SI)(DX*1), Y0, Y2
+	VMULPS  32(SI)(DX*1), Y0, Y3
+	VMULPS  64(SI)(DX*1), Y0, Y4
+	VMULPS  96(SI)(DX*1), Y0, Y5
+	VMULPS  (BX)(DX*1), Y1, Y6
+	VADDPS  Y6, Y2, Y2
+	VMULPS  32(BX)(DX*1), Y1, Y6
+	VADDPS  Y6, Y3, Y3
+	VMULPS  64(BX)(DX*1), Y1, Y6
+	VADDPS  Y6, Y4, Y4
+	VMULPS  96(BX)(DX*1), Y1, Y6
+	VADDPS  Y6, Y5, Y5
+	VMOVUPS Y2, (AX)(DX*1)
+	VMOVUPS Y3, 32(AX)(DX*1)
+	VMOVUPS Y4, 64(AX)(DX*1)
+	VMOVUPS Y5, 96(AX)(DX*1)
+	ADDQ    $0x00000080, DX
+	JMP     wsFirstF32AVX2_k2_loop
+
+wsFirstF32AVX2_k2_single:
+	CMPQ    DX, CX
+	JAE     wsFirstF32AVX2_done
+	VMULPS  (SI)(DX*1), Y0, Y2
+	VMULPS  (BX)(DX*1), Y1, Y3
+	VADDPS  Y3, Y2, Y2
+	VMOVUPS Y2, (AX)(DX*1)
+	ADDQ    $0x00000020, DX
+	JMP     wsFirstF32AVX2_k2_single
+
+wsFirstF32AVX2_k1:
+	MOVQ         (BX), BX
+	ADDQ         DI, BX
+	VBROADCASTSS (DX), Y0
+	XORQ         DX, DX
+	MOVQ         CX, SI
+	ANDQ         $-128, SI
+
+wsFirstF32AVX2_k1_loop:
+	CMPQ    DX, SI
+	JAE     wsFirstF32AVX2_k1_single
+	VMULPS  (BX)(DX*1), Y0, Y1
+	VMULPS  32(BX)(DX*1), Y0, Y2
+	VMULPS  64(BX)(DX*1), Y0, Y3
+	VMULPS  96(BX)(DX*1), Y0, Y4
+	VMOVUPS Y1, (AX)(DX*1)
+	VMOVUPS Y2, 32(AX)(DX*1)
+	VMOVUPS Y3, 64(AX)(DX*1)
+	VMOVUPS Y4, 96(AX)(DX*1)
+	ADDQ    $0x00000080, DX
+	JMP     wsFirstF32AVX2_k1_loop
+
+wsFirstF32AVX2_k1_single:
+	CMPQ    DX, CX
+	JAE     wsFirstF32AVX2_done
+	VMULPS  (BX)(DX*1), Y0, Y1
+	VMOVUPS Y1, (AX)(DX*1)
+	ADDQ    $0x00000020, DX
+	JMP     wsFirstF32AVX2_k1_single
+
+wsFirstF32AVX2_done:
 	VZEROUPPER
 	RET
 
-// func weightedSumF64AVX2(dst []float64, w []float64, vs [][]float64)
+// func wsNextF32AVX2(out []float32, acc []float32, w []float32, vs [][]float32, off int)
 // Requires: AVX
-TEXT ·weightedSumF64AVX2(SB), NOSPLIT, $0-72
-	MOVQ dst_base+0(FP), AX
-	MOVQ dst_len+8(FP), CX
-	MOVQ w_base+24(FP), DX
-	MOVQ vs_base+48(FP), BX
-	MOVQ vs_len+56(FP), SI
-	SHLQ $0x03, CX
-	XORQ DI, DI
+TEXT ·wsNextF32AVX2(SB), NOSPLIT, $0-104
+	MOVQ         out_base+0(FP), AX
+	MOVQ         out_len+8(FP), CX
+	MOVQ         acc_base+24(FP), DX
+	MOVQ         w_base+48(FP), BX
+	MOVQ         vs_base+72(FP), SI
+	MOVQ         vs_len+80(FP), DI
+	MOVQ         off+96(FP), R8
+	SHLQ         $0x02, R8
+	SHLQ         $0x02, CX
+	CMPQ         DI, $0x01
+	JE           wsNextF32AVX2_k1
+	CMPQ         DI, $0x02
+	JE           wsNextF32AVX2_k2
+	CMPQ         DI, $0x03
+	JE           wsNextF32AVX2_k3
+	MOVQ         (SI), DI
+	ADDQ         R8, DI
+	VBROADCASTSS (BX), Y0
+	MOVQ         24(SI), R9
+	ADDQ         R8, R9
+	VBROADCASTSS 4(BX), Y1
+	MOVQ         48(SI), R10
+	ADDQ         R8, R10
+	VBROADCASTSS 8(BX), Y2
+	MOVQ         72(SI), SI
+	ADDQ         R8, SI
+	VBROADCASTSS 12(BX), Y3
+	XORQ         BX, BX
+	MOVQ         CX, R8
+	ANDQ         $-128, R8
 
-weightedSumF64AVX2_big_loop:
-	LEAQ         448(DI), R8
-	CMPQ         R8, CX
-	JA           weightedSumF64AVX2_big_done
-	MOVQ         (BX), R9
+wsNextF32AVX2_k4_loop:
+	CMPQ    BX, R8
+	JAE     wsNextF32AVX2_k4_single
+	VMOVUPS (DX)(BX*1), Y4
+	VMOVUPS 32(DX)(BX*1), Y5
+	VMOVUPS 64(DX)(BX*1), Y6
+	VMOVUPS 96(DX)(BX*1), Y7
+	VMULPS  (DI)(BX*1), Y0, Y8
+	VADDPS  Y8, Y4, Y4
+	VMULPS  32(DI)(BX*1), Y0, Y8
+	VADDPS  Y8, Y5, Y5
+	VMULPS  64(DI)(BX*1), Y0, Y8
+	VADDPS  Y8, Y6, Y6
+	VMULPS  96(DI)(BX*1), Y0, Y8
+	VADDPS  Y8, Y7, Y7
+	VMULPS  (R9)(BX*1), Y1, Y8
+	VADDPS  Y8, Y4, Y4
+	VMULPS  32(R9)(BX*1), Y1, Y8
+	VADDPS  Y8, Y5, Y5
+	VMULPS  64(R9)(BX*1), Y1, Y8
+	VADDPS  Y8, Y6, Y6
+	VMULPS  96(R9)(BX*1), Y1, Y8
+	VADDPS  Y8, Y7, Y7
+	VMULPS  (R10)(BX*1), Y2, Y8
+	VADDPS  Y8, Y4, Y4
+	VMULPS  32(R10)(BX*1), Y2, Y8
+	VADDPS  Y8, Y5, Y5
+	VMULPS  64(R10)(BX*1), Y2, Y8
+	VADDPS  Y8, Y6, Y6
+	VMULPS  96(R10)(BX*1), Y2, Y8
+	VADDPS  Y8, Y7, Y7
+	VMULPS  (SI)(BX*1), Y3, Y8
+	VADDPS  Y8, Y4, Y4
+	VMULPS  32(SI)(BX*1), Y3, Y8
+	VADDPS  Y8, Y5, Y5
+	VMULPS  64(SI)(BX*1), Y3, Y8
+	VADDPS  Y8, Y6, Y6
+	VMULPS  96(SI)(BX*1), Y3, Y8
+	VADDPS  Y8, Y7, Y7
+	VMOVUPS Y4, (AX)(BX*1)
+	VMOVUPS Y5, 32(AX)(BX*1)
+	VMOVUPS Y6, 64(AX)(BX*1)
+	VMOVUPS Y7, 96(AX)(BX*1)
+	ADDQ    $0x00000080, BX
+	JMP     wsNextF32AVX2_k4_loop
+
+wsNextF32AVX2_k4_single:
+	CMPQ    BX, CX
+	JAE     wsNextF32AVX2_done
+	VMOVUPS (DX)(BX*1), Y4
+	VMULPS  (DI)(BX*1), Y0, Y5
+	VADDPS  Y5, Y4, Y4
+	VMULPS  (R9)(BX*1), Y1, Y5
+	VADDPS  Y5, Y4, Y4
+	VMULPS  (R10)(BX*1), Y2, Y5
+	VADDPS  Y5, Y4, Y4
+	VMULPS  (SI)(BX*1), Y3, Y5
+	VADDPS  Y5, Y4, Y4
+	VMOVUPS Y4, (AX)(BX*1)
+	ADDQ    $0x00000020, BX
+	JMP     wsNextF32AVX2_k4_single
+
+wsNextF32AVX2_k3:
+	MOVQ         (SI), DI
+	ADDQ         R8, DI
+	VBROADCASTSS (BX), Y0
+	MOVQ         24(SI), R9
+	ADDQ         R8, R9
+	VBROADCASTSS 4(BX), Y1
+	MOVQ         48(SI), SI
+	ADDQ         R8, SI
+	VBROADCASTSS 8(BX), Y2
+	XORQ         BX, BX
+	MOVQ         CX, R8
+	ANDQ         $-128, R8
+
+wsNextF32AVX2_k3_loop:
+	CMPQ    BX, R8
+	JAE     wsNextF32AVX2_k3_single
+	VMOVUPS (DX)(BX*1), Y3
+	VMOVUPS 32(DX)(BX*1), Y4
+	VMOVUPS 64(DX)(BX*1), Y5
+	VMOVUPS 96(DX)(BX*1), Y6
+	VMULPS  (DI)(BX*1), Y0, Y7
+	VADDPS  Y7, Y3, Y3
+	VMULPS  32(DI)(BX*1), Y0, Y7
+	VADDPS  Y7, Y4, Y4
+	VMULPS  64(DI)(BX*1), Y0, Y7
+	VADDPS  Y7, Y5, Y5
+	VMULPS  96(DI)(BX*1), Y0, Y7
+	VADDPS  Y7, Y6, Y6
+	VMULPS  (R9)(BX*1), Y1, Y7
+	VADDPS  Y7, Y3, Y3
+	VMULPS  32(R9)(BX*1), Y1, Y7
+	VADDPS  Y7, Y4, Y4
+	VMULPS  64(R9)(BX*1), Y1, Y7
+	VADDPS  Y7, Y5, Y5
+	VMULPS  96(R9)(BX*1), Y1, Y7
+	VADDPS  Y7, Y6, Y6
+	VMULPS  (SI)(BX*1), Y2, Y7
+	VADDPS  Y7, Y3, Y3
+	VMULPS  32(SI)(BX*1), Y2, Y7
+	VADDPS  Y7, Y4, Y4
+	VMULPS  64(SI)(BX*1), Y2, Y7
+	VADDPS  Y7, Y5, Y5
+	VMULPS  96(SI)(BX*1), Y2, Y7
+	VADDPS  Y7, Y6, Y6
+	VMOVUPS Y3, (AX)(BX*1)
+	VMOVUPS Y4, 32(AX)(BX*1)
+	VMOVUPS Y5, 64(AX)(BX*1)
+	VMOVUPS Y6, 96(AX)(BX*1)
+	ADDQ    $0x00000080, BX
+	JMP     wsNextF32AVX2_k3_loop
+
+wsNextF32AVX2_k3_single:
+	CMPQ    BX, CX
+	JAE     wsNextF32AVX2_done
+	VMOVUPS (DX)(BX*1), Y3
+	VMULPS  (DI)(BX*1), Y0, Y4
+	VADDPS  Y4, Y3, Y3
+	VMULPS  (R9)(BX*1), Y1, Y4
+	VADDPS  Y4, Y3, Y3
+	VMULPS  (SI)(BX*1), Y2, Y4
+	VADDPS  Y4, Y3, Y3
+	VMOVUPS Y3, (AX)(BX*1)
+	ADDQ    $0x00000020, BX
+	JMP     wsNextF32AVX2_k3_single
+
+wsNextF32AVX2_k2:
+	MOVQ         (SI), DI
+	ADDQ         R8, DI
+	VBROADCASTSS (BX), Y0
+	MOVQ         24(SI), SI
+	ADDQ         R8, SI
+	VBROADCASTSS 4(BX), Y1
+	XORQ         BX, BX
+	MOVQ         CX, R8
+	ANDQ         $-128, R8
+
+wsNextF32AVX2_k2_loop:
+	CMPQ    BX, R8
+	JAE     wsNextF32AVX2_k2_single
+	VMOVUPS (DX)(BX*1), Y2
+	VMOVUPS 32(DX)(BX*1), Y3
+	VMOVUPS 64(DX)(BX*1), Y4
+	VMOVUPS 96(DX)(BX*1), Y5
+	VMULPS  (DI)(BX*1), Y0, Y6
+	VADDPS  Y6, Y2, Y2
+	VMULPS  32(DI)(BX*1), Y0, Y6
+	VADDPS  Y6, Y3, Y3
+	VMULPS  64(DI)(BX*1), Y0, Y6
+	VADDPS  Y6, Y4, Y4
+	VMULPS  96(DI)(BX*1), Y0, Y6
+	VADDPS  Y6, Y5, Y5
+	VMULPS  (SI)(BX*1), Y1, Y6
+	VADDPS  Y6, Y2, Y2
+	VMULPS  32(SI)(BX*1), Y1, Y6
+	VADDPS  Y6, Y3, Y3
+	VMULPS  64(SI)(BX*1), Y1, Y6
+	VADDPS  Y6, Y4, Y4
+	VMULPS  96(SI)(BX*1), Y1, Y6
+	VADDPS  Y6, Y5, Y5
+	VMOVUPS Y2, (AX)(BX*1)
+	VMOVUPS Y3, 32(AX)(BX*1)
+	VMOVUPS Y4, 64(AX)(BX*1)
+	VMOVUPS Y5, 96(AX)(BX*1)
+	ADDQ    $0x00000080, BX
+	JMP     wsNextF32AVX2_k2_loop
+
+wsNextF32AVX2_k2_single:
+	CMPQ    BX, CX
+	JAE     wsNextF32AVX2_done
+	VMOVUPS (DX)(BX*1), Y2
+	VMULPS  (DI)(BX*1), Y0, Y3
+	VADDPS  Y3, Y2, Y2
+	VMULPS  (SI)(BX*1), Y1, Y3
+	VADDPS  Y3, Y2, Y2
+	VMOVUPS Y2, (AX)(BX*1)
+	ADDQ    $0x00000020, BX
+	JMP     wsNextF32AVX2_k2_single
+
+wsNextF32AVX2_k1:
+	MOVQ         (SI), SI
+	ADDQ         R8, SI
+	VBROADCASTSS (BX), Y0
+	XORQ         BX, BX
+	MOVQ         CX, DI
+	ANDQ         $-128, DI
+
+wsNextF32AVX2_k1_loop:
+	CMPQ    BX, DI
+	JAE     wsNextF32AVX2_k1_single
+	VMOVUPS (DX)(BX*1), Y1
+	VMOVUPS 32(DX)(BX*1), Y2
+	VMOVUPS 64(DX)(BX*1), Y3
+	VMOVUPS 96(DX)(BX*1), Y4
+	VMULPS  (SI)(BX*1), Y0, Y5
+	VADDPS  Y5, Y1, Y1
+	VMULPS  32(SI)(BX*1), Y0, Y5
+	VADDPS  Y5, Y2, Y2
+	VMULPS  64(SI)(BX*1), Y0, Y5
+	VADDPS  Y5, Y3, Y3
+	VMULPS  96(SI)(BX*1), Y0, Y5
+	VADDPS  Y5, Y4, Y4
+	VMOVUPS Y1, (AX)(BX*1)
+	VMOVUPS Y2, 32(AX)(BX*1)
+	VMOVUPS Y3, 64(AX)(BX*1)
+	VMOVUPS Y4, 96(AX)(BX*1)
+	ADDQ    $0x00000080, BX
+	JMP     wsNextF32AVX2_k1_loop
+
+wsNextF32AVX2_k1_single:
+	CMPQ    BX, CX
+	JAE     wsNextF32AVX2_done
+	VMOVUPS (DX)(BX*1), Y1
+	VMULPS  (SI)(BX*1), Y0, Y2
+	VADDPS  Y2, Y1, Y1
+	VMOVUPS Y1, (AX)(BX*1)
+	ADDQ    $0x00000020, BX
+	JMP     wsNextF32AVX2_k1_single
+
+wsNextF32AVX2_done:
+	VZEROUPPER
+	RET
+
+// func wsFirstF64AVX2(out []float64, w []float64, vs [][]float64, off int)
+// Requires: AVX
+TEXT ·wsFirstF64AVX2(SB), NOSPLIT, $0-80
+	MOVQ         out_base+0(FP), AX
+	MOVQ         out_len+8(FP), CX
+	MOVQ         w_base+24(FP), DX
+	MOVQ         vs_base+48(FP), BX
+	MOVQ         vs_len+56(FP), SI
+	MOVQ         off+72(FP), DI
+	SHLQ         $0x03, DI
+	SHLQ         $0x03, CX
+	CMPQ         SI, $0x01
+	JE           wsFirstF64AVX2_k1
+	CMPQ         SI, $0x02
+	JE           wsFirstF64AVX2_k2
+	CMPQ         SI, $0x03
+	JE           wsFirstF64AVX2_k3
+	MOVQ         (BX), SI
+	ADDQ         DI, SI
 	VBROADCASTSD (DX), Y0
-	VMULPD       (R9)(DI*1), Y0, Y1
-	VMULPD       32(R9)(DI*1), Y0, Y2
-	VMULPD       64(R9)(DI*1), Y0, Y3
-	VMULPD       96(R9)(DI*1), Y0, Y4
-	VMULPD       128(R9)(DI*1), Y0, Y5
-	VMULPD       160(R9)(DI*1), Y0, Y6
-	VMULPD       192(R9)(DI*1), Y0, Y7
-	VMULPD       224(R9)(DI*1), Y0, Y8
-	VMULPD       256(R9)(DI*1), Y0, Y9
-	VMULPD       288(R9)(DI*1), Y0, Y10
-	VMULPD       320(R9)(DI*1), Y0, Y11
-	VMULPD       352(R9)(DI*1), Y0, Y12
-	VMULPD       384(R9)(DI*1), Y0, Y13
-	VMULPD       416(R9)(DI*1), Y0, Y14
-	LEAQ         24(BX), R10
-	LEAQ         8(DX), R11
-	MOVQ         SI, R12
-	DECQ         R12
+	MOVQ         24(BX), R8
+	ADDQ         DI, R8
+	VBROADCASTSD 8(DX), Y1
+	MOVQ         48(BX), R9
+	ADDQ         DI, R9
+	VBROADCASTSD 16(DX), Y2
+	MOVQ         72(BX), BX
+	ADDQ         DI, BX
+	VBROADCASTSD 24(DX), Y3
+	XORQ         DX, DX
+	MOVQ         CX, DI
+	ANDQ         $-128, DI
 
-weightedSumF64AVX2_big_input:
-	JZ           weightedSumF64AVX2_big_store
-	MOVQ         (R10), R9
-	VBROADCASTSD (R11), Y0
-	VMULPD       (R9)(DI*1), Y0, Y15
-	VADDPD       Y15, Y1, Y1
-	VMULPD       32(R9)(DI*1), Y0, Y15
-	VADDPD       Y15, Y2, Y2
-	VMULPD       64(R9)(DI*1), Y0, Y15
-	VADDPD       Y15, Y3, Y3
-	VMULPD       96(R9)(DI*1), Y0, Y15
-	VADDPD       Y15, Y4, Y4
-	VMULPD       128(R9)(DI*1), Y0, Y15
-	VADDPD       Y15, Y5, Y5
-	VMULPD       160(R9)(DI*1), Y0, Y15
-	VADDPD       Y15, Y6, Y6
-	VMULPD       192(R9)(DI*1), Y0, Y15
-	VADDPD       Y15, Y7, Y7
-	VMULPD       224(R9)(DI*1), Y0, Y15
-	VADDPD       Y15, Y8, Y8
-	VMULPD       256(R9)(DI*1), Y0, Y15
-	VADDPD       Y15, Y9, Y9
-	VMULPD       288(R9)(DI*1), Y0, Y15
-	VADDPD       Y15, Y10, Y10
-	VMULPD       320(R9)(DI*1), Y0, Y15
-	VADDPD       Y15, Y11, Y11
-	VMULPD       352(R9)(DI*1), Y0, Y15
-	VADDPD       Y15, Y12, Y12
-	VMULPD       384(R9)(DI*1), Y0, Y15
-	VADDPD       Y15, Y13, Y13
-	VMULPD       416(R9)(DI*1), Y0, Y0
-	VADDPD       Y0, Y14, Y14
-	ADDQ         $0x18, R10
-	ADDQ         $0x08, R11
-	DECQ         R12
-	JMP          weightedSumF64AVX2_big_input
+wsFirstF64AVX2_k4_loop:
+	CMPQ    DX, DI
+	JAE     wsFirstF64AVX2_k4_single
+	VMULPD  (SI)(DX*1), Y0, Y4
+	VMULPD  32(SI)(DX*1), Y0, Y5
+	VMULPD  64(SI)(DX*1), Y0, Y6
+	VMULPD  96(SI)(DX*1), Y0, Y7
+	VMULPD  (R8)(DX*1), Y1, Y8
+	VADDPD  Y8, Y4, Y4
+	VMULPD  32(R8)(DX*1), Y1, Y8
+	VADDPD  Y8, Y5, Y5
+	VMULPD  64(R8)(DX*1), Y1, Y8
+	VADDPD  Y8, Y6, Y6
+	VMULPD  96(R8)(DX*1), Y1, Y8
+	VADDPD  Y8, Y7, Y7
+	VMULPD  (R9)(DX*1), Y2, Y8
+	VADDPD  Y8, Y4, Y4
+	VMULPD  32(R9)(DX*1), Y2, Y8
+	VADDPD  Y8, Y5, Y5
+	VMULPD  64(R9)(DX*1), Y2, Y8
+	VADDPD  Y8, Y6, Y6
+	VMULPD  96(R9)(DX*1), Y2, Y8
+	VADDPD  Y8, Y7, Y7
+	VMULPD  (BX)(DX*1), Y3, Y8
+	VADDPD  Y8, Y4, Y4
+	VMULPD  32(BX)(DX*1), Y3, Y8
+	VADDPD  Y8, Y5, Y5
+	VMULPD  64(BX)(DX*1), Y3, Y8
+	VADDPD  Y8, Y6, Y6
+	VMULPD  96(BX)(DX*1), Y3, Y8
+	VADDPD  Y8, Y7, Y7
+	VMOVUPD Y4, (AX)(DX*1)
+	VMOVUPD Y5, 32(AX)(DX*1)
+	VMOVUPD Y6, 64(AX)(DX*1)
+	VMOVUPD Y7, 96(AX)(DX*1)
+	ADDQ    $0x00000080, DX
+	JMP     wsFirstF64AVX2_k4_loop
 
-weightedSumF64AVX2_big_store:
-	VMOVUPD Y1, (AX)(DI*1)
-	VMOVUPD Y2, 32(AX)(DI*1)
-	VMOVUPD Y3, 64(AX)(DI*1)
-	VMOVUPD Y4, 96(AX)(DI*1)
-	VMOVUPD Y5, 128(AX)(DI*1)
-	VMOVUPD Y6, 160(AX)(DI*1)
-	VMOVUPD Y7, 192(AX)(DI*1)
-	VMOVUPD Y8, 224(AX)(DI*1)
-	VMOVUPD Y9, 256(AX)(DI*1)
-	VMOVUPD Y10, 288(AX)(DI*1)
-	VMOVUPD Y11, 320(AX)(DI*1)
-	VMOVUPD Y12, 352(AX)(DI*1)
-	VMOVUPD Y13, 384(AX)(DI*1)
-	VMOVUPD Y14, 416(AX)(DI*1)
-	MOVQ    R8, DI
-	JMP     weightedSumF64AVX2_big_loop
+wsFirstF64AVX2_k4_single:
+	CMPQ    DX, CX
+	JAE     wsFirstF64AVX2_done
+	VMULPD  (SI)(DX*1), Y0, Y4
+	VMULPD  (R8)(DX*1), Y1, Y5
+	VADDPD  Y5, Y4, Y4
+	VMULPD  (R9)(DX*1), Y2, Y5
+	VADDPD  Y5, Y4, Y4
+	VMULPD  (BX)(DX*1), Y3, Y5
+	VADDPD  Y5, Y4, Y4
+	VMOVUPD Y4, (AX)(DX*1)
+	ADDQ    $0x00000020, DX
+	JMP     wsFirstF64AVX2_k4_single
 
-weightedSumF64AVX2_big_done:
-weightedSumF64AVX2_one_loop:
-	LEAQ         32(DI), R8
-	CMPQ         R8, CX
-	JA           weightedSumF64AVX2_one_done
-	MOVQ         (BX), R9
+wsFirstF64AVX2_k3:
+	MOVQ         (BX), SI
+	ADDQ         DI, SI
 	VBROADCASTSD (DX), Y0
-	VMULPD       (R9)(DI*1), Y0, Y1
-	LEAQ         24(BX), R10
-	LEAQ         8(DX), R11
-	MOVQ         SI, R12
-	DECQ         R12
+	MOVQ         24(BX), R8
+	ADDQ         DI, R8
+	VBROADCASTSD 8(DX), Y1
+	MOVQ         48(BX), BX
+	ADDQ         DI, BX
+	VBROADCASTSD 16(DX), Y2
+	XORQ         DX, DX
+	MOVQ         CX, DI
+	ANDQ         $-128, DI
 
-weightedSumF64AVX2_one_input:
-	JZ           weightedSumF64AVX2_one_store
-	MOVQ         (R10), R9
-	VBROADCASTSD (R11), Y0
-	VMULPD       (R9)(DI*1), Y0, Y0
-	VADDPD       Y0, Y1, Y1
-	ADDQ         $0x18, R10
-	ADDQ         $0x08, R11
-	DECQ         R12
-	JMP          weightedSumF64AVX2_one_input
+wsFirstF64AVX2_k3_loop:
+	CMPQ    DX, DI
+	JAE     wsFirstF64AVX2_k3_single
+	VMULPD  (SI)(DX*1), Y0, Y3
+	VMULPD  32(SI)(DX*1), Y0, Y4
+	VMULPD  64(SI)(DX*1), Y0, Y5
+	VMULPD  96(SI)(DX*1), Y0, Y6
+	VMULPD  (R8)(DX*1), Y1, Y7
+	VADDPD  Y7, Y3, Y3
+	VMULPD  32(R8)(DX*1), Y1, Y7
+	VADDPD  Y7, Y4, Y4
+	VMULPD  64(R8)(DX*1), Y1, Y7
+	VADDPD  Y7, Y5, Y5
+	VMULPD  96(R8)(DX*1), Y1, Y7
+	VADDPD  Y7, Y6, Y6
+	VMULPD  (BX)(DX*1), Y2, Y7
+	VADDPD  Y7, Y3, Y3
+	VMULPD  32(BX)(DX*1), Y2, Y7
+	VADDPD  Y7, Y4, Y4
+	VMULPD  64(BX)(DX*1), Y2, Y7
+	VADDPD  Y7, Y5, Y5
+	VMULPD  96(BX)(DX*1), Y2, Y7
+	VADDPD  Y7, Y6, Y6
+	VMOVUPD Y3, (AX)(DX*1)
+	VMOVUPD Y4, 32(AX)(DX*1)
+	VMOVUPD Y5, 64(AX)(DX*1)
+	VMOVUPD Y6, 96(AX)(DX*1)
+	ADDQ    $0x00000080, DX
+	JMP     wsFirstF64AVX2_k3_loop
 
-weightedSumF64AVX2_one_store:
-	VMOVUPD Y1, (AX)(DI*1)
-	MOVQ    R8, DI
-	JMP     weightedSumF64AVX2_one_loop
+wsFirstF64AVX2_k3_single:
+	CMPQ    DX, CX
+	JAE     wsFirstF64AVX2_done
+	VMULPD  (SI)(DX*1), Y0, Y3
+	VMULPD  (R8)(DX*1), Y1, Y4
+	VADDPD  Y4, Y3, Y3
+	VMULPD  (BX)(DX*1), Y2, Y4
+	VADDPD  Y4, Y3, Y3
+	VMOVUPD Y3, (AX)(DX*1)
+	ADDQ    $0x00000020, DX
+	JMP     wsFirstF64AVX2_k3_single
 
-weightedSumF64AVX2_one_done:
+wsFirstF64AVX2_k2:
+	MOVQ         (BX), SI
+	ADDQ         DI, SI
+	VBROADCASTSD (DX), Y0
+	MOVQ         24(BX), BX
+	ADDQ         DI, BX
+	VBROADCASTSD 8(DX), Y1
+	XORQ         DX, DX
+	MOVQ         CX, DI
+	ANDQ         $-128, DI
+
+wsFirstF64AVX2_k2_loop:
+	CMPQ    DX, DI
+	JAE     wsFirstF64AVX2_k2_single
+	VMULPD  (SI)(DX*1), Y0, Y2
+	VMULPD  32(SI)(DX*1), Y0, Y3
+	VMULPD  64(SI)(DX*1), Y0, Y4
+	VMULPD  96(SI)(DX*1), Y0, Y5
+	VMULPD  (BX)(DX*1), Y1, Y6
+	VADDPD  Y6, Y2, Y2
+	VMULPD  32(BX)(DX*1), Y1, Y6
+	VADDPD  Y6, Y3, Y3
+	VMULPD  64(BX)(DX*1), Y1, Y6
+	VADDPD  Y6, Y4, Y4
+	VMULPD  96(BX)(DX*1), Y1, Y6
+	VADDPD  Y6, Y5, Y5
+	VMOVUPD Y2, (AX)(DX*1)
+	VMOVUPD Y3, 32(AX)(DX*1)
+	VMOVUPD Y4, 64(AX)(DX*1)
+	VMOVUPD Y5, 96(AX)(DX*1)
+	ADDQ    $0x00000080, DX
+	JMP     wsFirstF64AVX2_k2_loop
+
+wsFirstF64AVX2_k2_single:
+	CMPQ    DX, CX
+	JAE     wsFirstF64AVX2_done
+	VMULPD  (SI)(DX*1), Y0, Y2
+	VMULPD  (BX)(DX*1), Y1, Y3
+	VADDPD  Y3, Y2, Y2
+	VMOVUPD Y2, (AX)(DX*1)
+	ADDQ    $0x00000020, DX
+	JMP     wsFirstF64AVX2_k2_single
+
+wsFirstF64AVX2_k1:
+	MOVQ         (BX), BX
+	ADDQ         DI, BX
+	VBROADCASTSD (DX), Y0
+	XORQ         DX, DX
+	MOVQ         CX, SI
+	ANDQ         $-128, SI
+
+wsFirstF64AVX2_k1_loop:
+	CMPQ    DX, SI
+	JAE     wsFirstF64AVX2_k1_single
+	VMULPD  (BX)(DX*1), Y0, Y1
+	VMULPD  32(BX)(DX*1), Y0, Y2
+	VMULPD  64(BX)(DX*1), Y0, Y3
+	VMULPD  96(BX)(DX*1), Y0, Y4
+	VMOVUPD Y1, (AX)(DX*1)
+	VMOVUPD Y2, 32(AX)(DX*1)
+	VMOVUPD Y3, 64(AX)(DX*1)
+	VMOVUPD Y4, 96(AX)(DX*1)
+	ADDQ    $0x00000080, DX
+	JMP     wsFirstF64AVX2_k1_loop
+
+wsFirstF64AVX2_k1_single:
+	CMPQ    DX, CX
+	JAE     wsFirstF64AVX2_done
+	VMULPD  (BX)(DX*1), Y0, Y1
+	VMOVUPD Y1, (AX)(DX*1)
+	ADDQ    $0x00000020, DX
+	JMP     wsFirstF64AVX2_k1_single
+
+wsFirstF64AVX2_done:
+	VZEROUPPER
+	RET
+
+// func wsNextF64AVX2(out []float64, acc []float64, w []float64, vs [][]float64, off int)
+// Requires: AVX
+TEXT ·wsNextF64AVX2(SB), NOSPLIT, $0-104
+	MOVQ         out_base+0(FP), AX
+	MOVQ         out_len+8(FP), CX
+	MOVQ         acc_base+24(FP), DX
+	MOVQ         w_base+48(FP), BX
+	MOVQ         vs_base+72(FP), SI
+	MOVQ         vs_len+80(FP), DI
+	MOVQ         off+96(FP), R8
+	SHLQ         $0x03, R8
+	SHLQ         $0x03, CX
+	CMPQ         DI, $0x01
+	JE           wsNextF64AVX2_k1
+	CMPQ         DI, $0x02
+	JE           wsNextF64AVX2_k2
+	CMPQ         DI, $0x03
+	JE           wsNextF64AVX2_k3
+	MOVQ         (SI), DI
+	ADDQ         R8, DI
+	VBROADCASTSD (BX), Y0
+	MOVQ         24(SI), R9
+	ADDQ         R8, R9
+	VBROADCASTSD 8(BX), Y1
+	MOVQ         48(SI), R10
+	ADDQ         R8, R10
+	VBROADCASTSD 16(BX), Y2
+	MOVQ         72(SI), SI
+	ADDQ         R8, SI
+	VBROADCASTSD 24(BX), Y3
+	XORQ         BX, BX
+	MOVQ         CX, R8
+	ANDQ         $-128, R8
+
+wsNextF64AVX2_k4_loop:
+	CMPQ    BX, R8
+	JAE     wsNextF64AVX2_k4_single
+	VMOVUPD (DX)(BX*1), Y4
+	VMOVUPD 32(DX)(BX*1), Y5
+	VMOVUPD 64(DX)(BX*1), Y6
+	VMOVUPD 96(DX)(BX*1), Y7
+	VMULPD  (DI)(BX*1), Y0, Y8
+	VADDPD  Y8, Y4, Y4
+	VMULPD  32(DI)(BX*1), Y0, Y8
+	VADDPD  Y8, Y5, Y5
+	VMULPD  64(DI)(BX*1), Y0, Y8
+	VADDPD  Y8, Y6, Y6
+	VMULPD  96(DI)(BX*1), Y0, Y8
+	VADDPD  Y8, Y7, Y7
+	VMULPD  (R9)(BX*1), Y1, Y8
+	VADDPD  Y8, Y4, Y4
+	VMULPD  32(R9)(BX*1), Y1, Y8
+	VADDPD  Y8, Y5, Y5
+	VMULPD  64(R9)(BX*1), Y1, Y8
+	VADDPD  Y8, Y6, Y6
+	VMULPD  96(R9)(BX*1), Y1, Y8
+	VADDPD  Y8, Y7, Y7
+	VMULPD  (R10)(BX*1), Y2, Y8
+	VADDPD  Y8, Y4, Y4
+	VMULPD  32(R10)(BX*1), Y2, Y8
+	VADDPD  Y8, Y5, Y5
+	VMULPD  64(R10)(BX*1), Y2, Y8
+	VADDPD  Y8, Y6, Y6
+	VMULPD  96(R10)(BX*1), Y2, Y8
+	VADDPD  Y8, Y7, Y7
+	VMULPD  (SI)(BX*1), Y3, Y8
+	VADDPD  Y8, Y4, Y4
+	VMULPD  32(SI)(BX*1), Y3, Y8
+	VADDPD  Y8, Y5, Y5
+	VMULPD  64(SI)(BX*1), Y3, Y8
+	VADDPD  Y8, Y6, Y6
+	VMULPD  96(SI)(BX*1), Y3, Y8
+	VADDPD  Y8, Y7, Y7
+	VMOVUPD Y4, (AX)(BX*1)
+	VMOVUPD Y5, 32(AX)(BX*1)
+	VMOVUPD Y6, 64(AX)(BX*1)
+	VMOVUPD Y7, 96(AX)(BX*1)
+	ADDQ    $0x00000080, BX
+	JMP     wsNextF64AVX2_k4_loop
+
+wsNextF64AVX2_k4_single:
+	CMPQ    BX, CX
+	JAE     wsNextF64AVX2_done
+	VMOVUPD (DX)(BX*1), Y4
+	VMULPD  (DI)(BX*1), Y0, Y5
+	VADDPD  Y5, Y4, Y4
+	VMULPD  (R9)(BX*1), Y1, Y5
+	VADDPD  Y5, Y4, Y4
+	VMULPD  (R10)(BX*1), Y2, Y5
+	VADDPD  Y5, Y4, Y4
+	VMULPD  (SI)(BX*1), Y3, Y5
+	VADDPD  Y5, Y4, Y4
+	VMOVUPD Y4, (AX)(BX*1)
+	ADDQ    $0x00000020, BX
+	JMP     wsNextF64AVX2_k4_single
+
+wsNextF64AVX2_k3:
+	MOVQ         (SI), DI
+	ADDQ         R8, DI
+	VBROADCASTSD (BX), Y0
+	MOVQ         24(SI), R9
+	ADDQ         R8, R9
+	VBROADCASTSD 8(BX), Y1
+	MOVQ         48(SI), SI
+	ADDQ         R8, SI
+	VBROADCASTSD 16(BX), Y2
+	XORQ         BX, BX
+	MOVQ         CX, R8
+	ANDQ         $-128, R8
+
+wsNextF64AVX2_k3_loop:
+	CMPQ    BX, R8
+	JAE     wsNextF64AVX2_k3_single
+	VMOVUPD (DX)(BX*1), Y3
+	VMOVUPD 32(DX)(BX*1), Y4
+	VMOVUPD 64(DX)(BX*1), Y5
+	VMOVUPD 96(DX)(BX*1), Y6
+	VMULPD  (DI)(BX*1), Y0, Y7
+	VADDPD  Y7, Y3, Y3
+	VMULPD  32(DI)(BX*1), Y0, Y7
+	VADDPD  Y7, Y4, Y4
+	VMULPD  64(DI)(BX*1), Y0, Y7
+	VADDPD  Y7, Y5, Y5
+	VMULPD  96(DI)(BX*1), Y0, Y7
+	VADDPD  Y7, Y6, Y6
+	VMULPD  (R9)(BX*1), Y1, Y7
+	VADDPD  Y7, Y3, Y3
+	VMULPD  32(R9)(BX*1), Y1, Y7
+	VADDPD  Y7, Y4, Y4
+	VMULPD  64(R9)(BX*1), Y1, Y7
+	VADDPD  Y7, Y5, Y5
+	VMULPD  96(R9)(BX*1), Y1, Y7
+	VADDPD  Y7, Y6, Y6
+	VMULPD  (SI)(BX*1), Y2, Y7
+	VADDPD  Y7, Y3, Y3
+	VMULPD  32(SI)(BX*1), Y2, Y7
+	VADDPD  Y7, Y4, Y4
+	VMULPD  64(SI)(BX*1), Y2, Y7
+	VADDPD  Y7, Y5, Y5
+	VMULPD  96(SI)(BX*1), Y2, Y7
+	VADDPD  Y7, Y6, Y6
+	VMOVUPD Y3, (AX)(BX*1)
+	VMOVUPD Y4, 32(AX)(BX*1)
+	VMOVUPD Y5, 64(AX)(BX*1)
+	VMOVUPD Y6, 96(AX)(BX*1)
+	ADDQ    $0x00000080, BX
+	JMP     wsNextF64AVX2_k3_loop
+
+wsNextF64AVX2_k3_single:
+	CMPQ    BX, CX
+	JAE     wsNextF64AVX2_done
+	VMOVUPD (DX)(BX*1), Y3
+	VMULPD  (DI)(BX*1), Y0, Y4
+	VADDPD  Y4, Y3, Y3
+	VMULPD  (R9)(BX*1), Y1, Y4
+	VADDPD  Y4, Y3, Y3
+	VMULPD  (SI)(BX*1), Y2, Y4
+	VADDPD  Y4, Y3, Y3
+	VMOVUPD Y3, (AX)(BX*1)
+	ADDQ    $0x00000020, BX
+	JMP     wsNextF64AVX2_k3_single
+
+wsNextF64AVX2_k2:
+	MOVQ         (SI), DI
+	ADDQ         R8, DI
+	VBROADCASTSD (BX), Y0
+	MOVQ         24(SI), SI
+	ADDQ         R8, SI
+	VBROADCASTSD 8(BX), Y1
+	XORQ         BX, BX
+	MOVQ         CX, R8
+	ANDQ         $-128, R8
+
+wsNextF64AVX2_k2_loop:
+	CMPQ    BX, R8
+	JAE     wsNextF64AVX2_k2_single
+	VMOVUPD (DX)(BX*1), Y2
+	VMOVUPD 32(DX)(BX*1), Y3
+	VMOVUPD 64(DX)(BX*1), Y4
+	VMOVUPD 96(DX)(BX*1), Y5
+	VMULPD  (DI)(BX*1), Y0, Y6
+	VADDPD  Y6, Y2, Y2
+	VMULPD  32(DI)(BX*1), Y0, Y6
+	VADDPD  Y6, Y3, Y3
+	VMULPD  64(DI)(BX*1), Y0, Y6
+	VADDPD  Y6, Y4, Y4
+	VMULPD  96(DI)(BX*1), Y0, Y6
+	VADDPD  Y6, Y5, Y5
+	VMULPD  (SI)(BX*1), Y1, Y6
+	VADDPD  Y6, Y2, Y2
+	VMULPD  32(SI)(BX*1), Y1, Y6
+	VADDPD  Y6, Y3, Y3
+	VMULPD  64(SI)(BX*1), Y1, Y6
+	VADDPD  Y6, Y4, Y4
+	VMULPD  96(SI)(BX*1), Y1, Y6
+	VADDPD  Y6, Y5, Y5
+	VMOVUPD Y2, (AX)(BX*1)
+	VMOVUPD Y3, 32(AX)(BX*1)
+	VMOVUPD Y4, 64(AX)(BX*1)
+	VMOVUPD Y5, 96(AX)(BX*1)
+	ADDQ    $0x00000080, BX
+	JMP     wsNextF64AVX2_k2_loop
+
+wsNextF64AVX2_k2_single:
+	CMPQ    BX, CX
+	JAE     wsNextF64AVX2_done
+	VMOVUPD (DX)(BX*1), Y2
+	VMULPD  (DI)(BX*1), Y0, Y3
+	VADDPD  Y3, Y2, Y2
+	VMULPD  (SI)(BX*1), Y1, Y3
+	VADDPD  Y3, Y2, Y2
+	VMOVUPD Y2, (AX)(BX*1)
+	ADDQ    $0x00000020, BX
+	JMP     wsNextF64AVX2_k2_single
+
+wsNextF64AVX2_k1:
+	MOVQ         (SI), SI
+	ADDQ         R8, SI
+	VBROADCASTSD (BX), Y0
+	XORQ         BX, BX
+	MOVQ         CX, DI
+	ANDQ         $-128, DI
+
+wsNextF64AVX2_k1_loop:
+	CMPQ    BX, DI
+	JAE     wsNextF64AVX2_k1_single
+	VMOVUPD (DX)(BX*1), Y1
+	VMOVUPD 32(DX)(BX*1), Y2
+	VMOVUPD 64(DX)(BX*1), Y3
+	VMOVUPD 96(DX)(BX*1), Y4
+	VMULPD  (SI)(BX*1), Y0, Y5
+	VADDPD  Y5, Y1, Y1
+	VMULPD  32(SI)(BX*1), Y0, Y5
+	VADDPD  Y5, Y2, Y2
+	VMULPD  64(SI)(BX*1), Y0, Y5
+	VADDPD  Y5, Y3, Y3
+	VMULPD  96(SI)(BX*1), Y0, Y5
+	VADDPD  Y5, Y4, Y4
+	VMOVUPD Y1, (AX)(BX*1)
+	VMOVUPD Y2, 32(AX)(BX*1)
+	VMOVUPD Y3, 64(AX)(BX*1)
+	VMOVUPD Y4, 96(AX)(BX*1)
+	ADDQ    $0x00000080, BX
+	JMP     wsNextF64AVX2_k1_loop
+
+wsNextF64AVX2_k1_single:
+	CMPQ    BX, CX
+	JAE     wsNextF64AVX2_done
+	VMOVUPD (DX)(BX*1), Y1
+	VMULPD  (SI)(BX*1), Y0, Y2
+	VADDPD  Y2, Y1, Y1
+	VMOVUPD Y1, (AX)(BX*1)
+	ADDQ    $0x00000020, BX
+	JMP     wsNextF64AVX2_k1_single
+
+wsNextF64AVX2_done:
 	VZEROUPPER
 	RET
 

@@ -176,7 +176,7 @@ func TestWeightedSum(t *testing.T) {
 				testWeightedSum64(t, ks, rng, k, n)
 			}
 			for _, k := range vecCounts {
-				for _, n := range []int{511, 512, 513, 1536, 5000} {
+				for _, n := range []int{511, 512, 513, 1536, 5000, 20003} {
 					testWeightedSum32(t, ks, rng, k, n)
 					testWeightedSum64(t, ks, rng, k, n)
 				}
@@ -526,6 +526,8 @@ func TestNoAllocs(t *testing.T) {
 			allocs := testing.AllocsPerRun(10, func() {
 				ks.WeightedSumF32(vs[0], w, vs)
 				ks.WeightedSumF64(vs64[1], w64, vs64)
+				ks.WeightedSumF32(vs[5], w, vs) // accumulated in a stack buffer
+				ks.WeightedSumF64(vs64[5], w64, vs64)
 				ks.ScaleF32(vs[2], vs[2], 0.5)
 				ks.ScaleF64(vs64[2], vs64[2], 0.5)
 				_ = ks.SumSquaresF32(vs[3]) + ks.SumSquaresF64(vs64[3])

@@ -1,52 +1,140 @@
 package floats
 
-// blockLen is the number of dst elements processed per block by the
-// weighted sums: 512 elements is 2 KiB (float32) or 4 KiB (float64) of
-// accumulator, which stays in L1 while every input vector streams over it.
-const blockLen = 512
-
-// weightedSumF32Generic is Kernels.WeightedSumF32 in portable Go. dst is
-// processed in blocks of blockLen elements, each accumulated in a local
-// buffer and written exactly once after all of vs has been read for it.
+// weightedSumF32Generic is Kernels.WeightedSumF32 in portable Go, blocked
+// like the AVX2 kernel (see wsBlockBytes).
 func weightedSumF32Generic(dst []float32, w []float32, vs [][]float32) {
 	checkWeighted(len(dst), w, vs)
 	if len(vs) == 0 {
 		clear(dst)
 		return
 	}
-	var buf [blockLen]float32
-	for lo := 0; lo < len(dst); lo += blockLen {
-		hi := min(lo+blockLen, len(dst))
-		acc := buf[:hi-lo]
-		w0, v0 := w[0], vs[0][lo:hi]
-		v0 = v0[:len(acc)]
-		for j := range acc {
-			acc[j] = float32(w0 * v0[j])
+	if wsNeedsBuffer(dst, vs) {
+		wsBufferedF32Generic(dst, w, vs)
+		return
+	}
+	wsBlocksF32Generic(dst, w, vs, nil)
+}
+
+// wsBufferedF32Generic runs wsBlocksF32Generic with a stack buffer.
+// It is not inlined, so that the buffer is on the stack only when needed.
+//
+//go:noinline
+func wsBufferedF32Generic(dst []float32, w []float32, vs [][]float32) {
+	var buf [wsBlockBytes / 4]float32
+	wsBlocksF32Generic(dst, w, vs, buf[:])
+}
+
+// wsBlocksF32Generic computes the weighted sum block by block, wsPassInputs
+// inputs per pass over a block. The partial sums of a block are kept in buf,
+// or in dst itself when buf is nil.
+func wsBlocksF32Generic(dst []float32, w []float32, vs [][]float32, buf []float32) {
+	const blk = wsBlockBytes / 4
+	for lo := 0; lo < len(dst); lo += blk {
+		out := dst[lo:min(lo+blk, len(dst))]
+		acc := out
+		if buf != nil {
+			acc = buf[:len(out)]
 		}
-		i := 1
-		// Four inputs per pass: the additions stay in the order i = 1, 2, 3,
-		// 4, while the accumulator is loaded and stored once per pass.
-		for ; i+4 <= len(vs); i += 4 {
-			wa, wb, wc, wd := w[i], w[i+1], w[i+2], w[i+3]
-			va := vs[i][lo:hi][:len(acc)]
-			vb := vs[i+1][lo:hi][:len(acc)]
-			vc := vs[i+2][lo:hi][:len(acc)]
-			vd := vs[i+3][lo:hi][:len(acc)]
-			for j := range acc {
-				s := acc[j] + float32(wa*va[j])
-				s += float32(wb * vb[j])
-				s += float32(wc * vc[j])
-				s += float32(wd * vd[j])
-				acc[j] = s
-			}
+		i := min(len(vs), wsPassInputs)
+		if i == len(vs) {
+			wsFirstF32Generic(out, w, vs, lo)
+			continue
 		}
-		for ; i < len(vs); i++ {
-			wi, vi := w[i], vs[i][lo:hi][:len(acc)]
-			for j := range acc {
-				acc[j] += float32(wi * vi[j])
-			}
+		wsFirstF32Generic(acc, w[:i], vs[:i], lo)
+		for ; len(vs)-i > wsPassInputs; i += wsPassInputs {
+			wsNextF32Generic(acc, acc, w[i:i+wsPassInputs], vs[i:i+wsPassInputs], lo)
 		}
-		copy(dst[lo:hi], acc)
+		wsNextF32Generic(out, acc, w[i:], vs[i:], lo)
+	}
+}
+
+// wsFirstF32Generic sets out[j] = (…(w[0]·vs[0][off+j] + w[1]·vs[1][off+j]) + …)
+// for 1 ≤ len(vs) ≤ wsPassInputs. out may be the same slice as vs[i][off:]:
+// out[j] is written after every vs[i][off+j] is read.
+func wsFirstF32Generic(out []float32, w []float32, vs [][]float32, off int) {
+	n := len(out)
+	switch len(vs) {
+	case 1:
+		wa := w[0]
+		va := vs[0][off:][:n]
+		for j := range out {
+			s := float32(wa * va[j])
+			out[j] = s
+		}
+	case 2:
+		wa, wb := w[0], w[1]
+		va, vb := vs[0][off:][:n], vs[1][off:][:n]
+		for j := range out {
+			s := float32(wa * va[j])
+			s += float32(wb * vb[j])
+			out[j] = s
+		}
+	case 3:
+		wa, wb, wc := w[0], w[1], w[2]
+		va, vb, vc := vs[0][off:][:n], vs[1][off:][:n], vs[2][off:][:n]
+		for j := range out {
+			s := float32(wa * va[j])
+			s += float32(wb * vb[j])
+			s += float32(wc * vc[j])
+			out[j] = s
+		}
+	case 4:
+		wa, wb, wc, wd := w[0], w[1], w[2], w[3]
+		va, vb, vc, vd := vs[0][off:][:n], vs[1][off:][:n], vs[2][off:][:n], vs[3][off:][:n]
+		for j := range out {
+			s := float32(wa * va[j])
+			s += float32(wb * vb[j])
+			s += float32(wc * vc[j])
+			s += float32(wd * vd[j])
+			out[j] = s
+		}
+	default:
+		panic("floats: internal error: bad pass width")
+	}
+}
+
+// wsNextF32Generic sets out[j] = (…(acc[j] + w[0]·vs[0][off+j]) + …) for
+// 1 ≤ len(vs) ≤ wsPassInputs. out may be the same slice as acc or vs[i][off:].
+func wsNextF32Generic(out, acc []float32, w []float32, vs [][]float32, off int) {
+	n := len(out)
+	acc = acc[:n]
+	switch len(vs) {
+	case 1:
+		wa := w[0]
+		va := vs[0][off:][:n]
+		for j := range out {
+			s := acc[j] + float32(wa*va[j])
+			out[j] = s
+		}
+	case 2:
+		wa, wb := w[0], w[1]
+		va, vb := vs[0][off:][:n], vs[1][off:][:n]
+		for j := range out {
+			s := acc[j] + float32(wa*va[j])
+			s += float32(wb * vb[j])
+			out[j] = s
+		}
+	case 3:
+		wa, wb, wc := w[0], w[1], w[2]
+		va, vb, vc := vs[0][off:][:n], vs[1][off:][:n], vs[2][off:][:n]
+		for j := range out {
+			s := acc[j] + float32(wa*va[j])
+			s += float32(wb * vb[j])
+			s += float32(wc * vc[j])
+			out[j] = s
+		}
+	case 4:
+		wa, wb, wc, wd := w[0], w[1], w[2], w[3]
+		va, vb, vc, vd := vs[0][off:][:n], vs[1][off:][:n], vs[2][off:][:n], vs[3][off:][:n]
+		for j := range out {
+			s := acc[j] + float32(wa*va[j])
+			s += float32(wb * vb[j])
+			s += float32(wc * vc[j])
+			s += float32(wd * vd[j])
+			out[j] = s
+		}
+	default:
+		panic("floats: internal error: bad pass width")
 	}
 }
 
@@ -58,37 +146,128 @@ func weightedSumF64Generic(dst []float64, w []float64, vs [][]float64) {
 		clear(dst)
 		return
 	}
-	var buf [blockLen]float64
-	for lo := 0; lo < len(dst); lo += blockLen {
-		hi := min(lo+blockLen, len(dst))
-		acc := buf[:hi-lo]
-		w0, v0 := w[0], vs[0][lo:hi]
-		v0 = v0[:len(acc)]
-		for j := range acc {
-			acc[j] = float64(w0 * v0[j])
+	if wsNeedsBuffer(dst, vs) {
+		wsBufferedF64Generic(dst, w, vs)
+		return
+	}
+	wsBlocksF64Generic(dst, w, vs, nil)
+}
+
+// wsBufferedF64Generic runs wsBlocksF64Generic with a stack buffer.
+// It is not inlined, so that the buffer is on the stack only when needed.
+//
+//go:noinline
+func wsBufferedF64Generic(dst []float64, w []float64, vs [][]float64) {
+	var buf [wsBlockBytes / 8]float64
+	wsBlocksF64Generic(dst, w, vs, buf[:])
+}
+
+// wsBlocksF64Generic is wsBlocksF32Generic for float64.
+func wsBlocksF64Generic(dst []float64, w []float64, vs [][]float64, buf []float64) {
+	const blk = wsBlockBytes / 8
+	for lo := 0; lo < len(dst); lo += blk {
+		out := dst[lo:min(lo+blk, len(dst))]
+		acc := out
+		if buf != nil {
+			acc = buf[:len(out)]
 		}
-		i := 1
-		for ; i+4 <= len(vs); i += 4 {
-			wa, wb, wc, wd := w[i], w[i+1], w[i+2], w[i+3]
-			va := vs[i][lo:hi][:len(acc)]
-			vb := vs[i+1][lo:hi][:len(acc)]
-			vc := vs[i+2][lo:hi][:len(acc)]
-			vd := vs[i+3][lo:hi][:len(acc)]
-			for j := range acc {
-				s := acc[j] + float64(wa*va[j])
-				s += float64(wb * vb[j])
-				s += float64(wc * vc[j])
-				s += float64(wd * vd[j])
-				acc[j] = s
-			}
+		i := min(len(vs), wsPassInputs)
+		if i == len(vs) {
+			wsFirstF64Generic(out, w, vs, lo)
+			continue
 		}
-		for ; i < len(vs); i++ {
-			wi, vi := w[i], vs[i][lo:hi][:len(acc)]
-			for j := range acc {
-				acc[j] += float64(wi * vi[j])
-			}
+		wsFirstF64Generic(acc, w[:i], vs[:i], lo)
+		for ; len(vs)-i > wsPassInputs; i += wsPassInputs {
+			wsNextF64Generic(acc, acc, w[i:i+wsPassInputs], vs[i:i+wsPassInputs], lo)
 		}
-		copy(dst[lo:hi], acc)
+		wsNextF64Generic(out, acc, w[i:], vs[i:], lo)
+	}
+}
+
+// wsFirstF64Generic is wsFirstF32Generic for float64.
+func wsFirstF64Generic(out []float64, w []float64, vs [][]float64, off int) {
+	n := len(out)
+	switch len(vs) {
+	case 1:
+		wa := w[0]
+		va := vs[0][off:][:n]
+		for j := range out {
+			s := float64(wa * va[j])
+			out[j] = s
+		}
+	case 2:
+		wa, wb := w[0], w[1]
+		va, vb := vs[0][off:][:n], vs[1][off:][:n]
+		for j := range out {
+			s := float64(wa * va[j])
+			s += float64(wb * vb[j])
+			out[j] = s
+		}
+	case 3:
+		wa, wb, wc := w[0], w[1], w[2]
+		va, vb, vc := vs[0][off:][:n], vs[1][off:][:n], vs[2][off:][:n]
+		for j := range out {
+			s := float64(wa * va[j])
+			s += float64(wb * vb[j])
+			s += float64(wc * vc[j])
+			out[j] = s
+		}
+	case 4:
+		wa, wb, wc, wd := w[0], w[1], w[2], w[3]
+		va, vb, vc, vd := vs[0][off:][:n], vs[1][off:][:n], vs[2][off:][:n], vs[3][off:][:n]
+		for j := range out {
+			s := float64(wa * va[j])
+			s += float64(wb * vb[j])
+			s += float64(wc * vc[j])
+			s += float64(wd * vd[j])
+			out[j] = s
+		}
+	default:
+		panic("floats: internal error: bad pass width")
+	}
+}
+
+// wsNextF64Generic is wsNextF32Generic for float64.
+func wsNextF64Generic(out, acc []float64, w []float64, vs [][]float64, off int) {
+	n := len(out)
+	acc = acc[:n]
+	switch len(vs) {
+	case 1:
+		wa := w[0]
+		va := vs[0][off:][:n]
+		for j := range out {
+			s := acc[j] + float64(wa*va[j])
+			out[j] = s
+		}
+	case 2:
+		wa, wb := w[0], w[1]
+		va, vb := vs[0][off:][:n], vs[1][off:][:n]
+		for j := range out {
+			s := acc[j] + float64(wa*va[j])
+			s += float64(wb * vb[j])
+			out[j] = s
+		}
+	case 3:
+		wa, wb, wc := w[0], w[1], w[2]
+		va, vb, vc := vs[0][off:][:n], vs[1][off:][:n], vs[2][off:][:n]
+		for j := range out {
+			s := acc[j] + float64(wa*va[j])
+			s += float64(wb * vb[j])
+			s += float64(wc * vc[j])
+			out[j] = s
+		}
+	case 4:
+		wa, wb, wc, wd := w[0], w[1], w[2], w[3]
+		va, vb, vc, vd := vs[0][off:][:n], vs[1][off:][:n], vs[2][off:][:n], vs[3][off:][:n]
+		for j := range out {
+			s := acc[j] + float64(wa*va[j])
+			s += float64(wb * vb[j])
+			s += float64(wc * vc[j])
+			s += float64(wd * vd[j])
+			out[j] = s
+		}
+	default:
+		panic("floats: internal error: bad pass width")
 	}
 }
 

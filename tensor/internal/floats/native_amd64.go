@@ -33,7 +33,11 @@ func weightedSumF32Native(dst []float32, w []float32, vs [][]float32) {
 	}
 	m := len(dst) &^ 7
 	if m > 0 {
-		weightedSumF32AVX2(dst[:m], w, vs)
+		if wsNeedsBuffer(dst, vs) {
+			wsBufferedF32AVX2(dst[:m], w, vs)
+		} else {
+			wsBlocksF32AVX2(dst[:m], w, vs, nil)
+		}
 	}
 	// Element by element: dst[j] is written after every vs[i][j] is read.
 	for j := m; j < len(dst); j++ {
@@ -53,7 +57,11 @@ func weightedSumF64Native(dst []float64, w []float64, vs [][]float64) {
 	}
 	m := len(dst) &^ 3
 	if m > 0 {
-		weightedSumF64AVX2(dst[:m], w, vs)
+		if wsNeedsBuffer(dst, vs) {
+			wsBufferedF64AVX2(dst[:m], w, vs)
+		} else {
+			wsBlocksF64AVX2(dst[:m], w, vs, nil)
+		}
 	}
 	for j := m; j < len(dst); j++ {
 		s := float64(w[0] * vs[0][j])
@@ -110,5 +118,69 @@ func scaleF64Native(dst, a []float64, s float64) {
 	a = a[:len(dst)]
 	for j := m; j < len(dst); j++ {
 		dst[j] = s * a[j]
+	}
+}
+
+// wsBufferedF32AVX2 runs wsBlocksF32AVX2 with a stack buffer.
+// It is not inlined, so that the buffer is on the stack only when needed.
+//
+//go:noinline
+func wsBufferedF32AVX2(dst []float32, w []float32, vs [][]float32) {
+	var buf [wsBlockBytes / 4]float32
+	wsBlocksF32AVX2(dst, w, vs, buf[:])
+}
+
+// wsBlocksF32AVX2 is wsBlocksF32Generic with the passes in assembly;
+// len(dst) must be a multiple of the lanes of one YMM register.
+func wsBlocksF32AVX2(dst []float32, w []float32, vs [][]float32, buf []float32) {
+	const blk = wsBlockBytes / 4
+	for lo := 0; lo < len(dst); lo += blk {
+		out := dst[lo:min(lo+blk, len(dst))]
+		acc := out
+		if buf != nil {
+			acc = buf[:len(out)]
+		}
+		i := min(len(vs), wsPassInputs)
+		if i == len(vs) {
+			wsFirstF32AVX2(out, w, vs, lo)
+			continue
+		}
+		wsFirstF32AVX2(acc, w[:i], vs[:i], lo)
+		for ; len(vs)-i > wsPassInputs; i += wsPassInputs {
+			wsNextF32AVX2(acc, acc, w[i:i+wsPassInputs], vs[i:i+wsPassInputs], lo)
+		}
+		wsNextF32AVX2(out, acc, w[i:], vs[i:], lo)
+	}
+}
+
+// wsBufferedF64AVX2 runs wsBlocksF64AVX2 with a stack buffer.
+// It is not inlined, so that the buffer is on the stack only when needed.
+//
+//go:noinline
+func wsBufferedF64AVX2(dst []float64, w []float64, vs [][]float64) {
+	var buf [wsBlockBytes / 8]float64
+	wsBlocksF64AVX2(dst, w, vs, buf[:])
+}
+
+// wsBlocksF64AVX2 is wsBlocksF64Generic with the passes in assembly;
+// len(dst) must be a multiple of the lanes of one YMM register.
+func wsBlocksF64AVX2(dst []float64, w []float64, vs [][]float64, buf []float64) {
+	const blk = wsBlockBytes / 8
+	for lo := 0; lo < len(dst); lo += blk {
+		out := dst[lo:min(lo+blk, len(dst))]
+		acc := out
+		if buf != nil {
+			acc = buf[:len(out)]
+		}
+		i := min(len(vs), wsPassInputs)
+		if i == len(vs) {
+			wsFirstF64AVX2(out, w, vs, lo)
+			continue
+		}
+		wsFirstF64AVX2(acc, w[:i], vs[:i], lo)
+		for ; len(vs)-i > wsPassInputs; i += wsPassInputs {
+			wsNextF64AVX2(acc, acc, w[i:i+wsPassInputs], vs[i:i+wsPassInputs], lo)
+		}
+		wsNextF64AVX2(out, acc, w[i:], vs[i:], lo)
 	}
 }
