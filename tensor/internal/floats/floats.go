@@ -76,8 +76,8 @@ type Kernels struct {
 func Generic() Kernels {
 	return Kernels{
 		Name:           "generic",
-		WeightedSumF32: weightedSumF32Generic,
-		WeightedSumF64: weightedSumF64Generic,
+		WeightedSumF32: weightedSumGeneric[float32],
+		WeightedSumF64: weightedSumGeneric[float64],
 		SumSquaresF32:  sumSquaresF32Generic,
 		SumSquaresF64:  sumSquaresF64Generic,
 		ScaleF32:       scaleF32Generic,

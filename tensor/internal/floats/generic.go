@@ -1,34 +1,47 @@
 package floats
 
-// weightedSumF32Generic is Kernels.WeightedSumF32 in portable Go, blocked
-// like the AVX2 kernel (see wsBlockBytes).
-func weightedSumF32Generic(dst []float32, w []float32, vs [][]float32) {
+import "unsafe"
+
+// weightedSumGeneric is Kernels.WeightedSumF32 and WeightedSumF64 in
+// portable Go, blocked like the AVX2 kernels (see wsBlockBytes).
+func weightedSumGeneric[F float32 | float64](dst, w []F, vs [][]F) {
 	checkWeighted(len(dst), w, vs)
 	if len(vs) == 0 {
 		clear(dst)
 		return
 	}
+	wsRun(dst, w, vs, false)
+}
+
+// wsRun computes dst = Σ w[i]·vs[i] (len(vs) ≥ 1), with the assembly passes
+// when asm is set (see wsPass): in dst's own blocks, or in a stack buffer when
+// dst is an input that a later pass still has to read (wsNeedsBuffer).
+func wsRun[F float32 | float64](dst, w []F, vs [][]F, asm bool) {
 	if wsNeedsBuffer(dst, vs) {
-		wsBufferedF32Generic(dst, w, vs)
+		wsBuffered(dst, w, vs, asm)
 		return
 	}
-	wsBlocksF32Generic(dst, w, vs, nil)
+	wsBlocks(dst, w, vs, nil, asm)
 }
 
-// wsBufferedF32Generic runs wsBlocksF32Generic with a stack buffer.
-// It is not inlined, so that the buffer is on the stack only when needed.
+// wsBuffered runs wsBlocks with a stack buffer of one block. It is not
+// inlined, so that the 32 KiB buffer is on the stack (and zeroed) only when
+// it is needed.
 //
 //go:noinline
-func wsBufferedF32Generic(dst []float32, w []float32, vs [][]float32) {
-	var buf [wsBlockBytes / 4]float32
-	wsBlocksF32Generic(dst, w, vs, buf[:])
+func wsBuffered[F float32 | float64](dst, w []F, vs [][]F, asm bool) {
+	var raw [wsBlockBytes / 8]uint64 // 8-byte aligned for either element type
+	var z F
+	buf := unsafe.Slice((*F)(unsafe.Pointer(&raw[0])), wsBlockBytes/int(unsafe.Sizeof(z)))
+	wsBlocks(dst, w, vs, buf, asm)
 }
 
-// wsBlocksF32Generic computes the weighted sum block by block, wsPassInputs
-// inputs per pass over a block. The partial sums of a block are kept in buf,
-// or in dst itself when buf is nil.
-func wsBlocksF32Generic(dst []float32, w []float32, vs [][]float32, buf []float32) {
-	const blk = wsBlockBytes / 4
+// wsBlocks computes the weighted sum block by block, wsPassInputs inputs per
+// pass over a block. The partial sums of a block are kept in buf, or in dst
+// itself when buf is nil. A pass is first when acc is nil (see wsPass).
+func wsBlocks[F float32 | float64](dst, w []F, vs [][]F, buf []F, asm bool) {
+	var z F
+	blk := wsBlockBytes / int(unsafe.Sizeof(z))
 	for lo := 0; lo < len(dst); lo += blk {
 		out := dst[lo:min(lo+blk, len(dst))]
 		acc := out
@@ -37,55 +50,65 @@ func wsBlocksF32Generic(dst []float32, w []float32, vs [][]float32, buf []float3
 		}
 		i := min(len(vs), wsPassInputs)
 		if i == len(vs) {
-			wsFirstF32Generic(out, w, vs, lo)
+			wsPass(asm, out, nil, w, vs, lo)
 			continue
 		}
-		wsFirstF32Generic(acc, w[:i], vs[:i], lo)
+		wsPass(asm, acc, nil, w[:i], vs[:i], lo)
 		for ; len(vs)-i > wsPassInputs; i += wsPassInputs {
-			wsNextF32Generic(acc, acc, w[i:i+wsPassInputs], vs[i:i+wsPassInputs], lo)
+			wsPass(asm, acc, acc, w[i:i+wsPassInputs], vs[i:i+wsPassInputs], lo)
 		}
-		wsNextF32Generic(out, acc, w[i:], vs[i:], lo)
+		wsPass(asm, out, acc, w[i:], vs[i:], lo)
 	}
 }
 
-// wsFirstF32Generic sets out[j] = (…(w[0]·vs[0][off+j] + w[1]·vs[1][off+j]) + …)
-// for 1 ≤ len(vs) ≤ wsPassInputs. out may be the same slice as vs[i][off:]:
-// out[j] is written after every vs[i][off+j] is read.
-func wsFirstF32Generic(out []float32, w []float32, vs [][]float32, off int) {
+// wsPassGeneric runs one pass in portable Go: wsFirstGeneric when acc is
+// nil, else wsNextGeneric.
+func wsPassGeneric[F float32 | float64](out, acc, w []F, vs [][]F, off int) {
+	if acc == nil {
+		wsFirstGeneric(out, w, vs, off)
+	} else {
+		wsNextGeneric(out, acc, w, vs, off)
+	}
+}
+
+// wsFirstGeneric sets out[j] = (…(w[0]·vs[0][off+j] + w[1]·vs[1][off+j]) + …)
+// for 1 ≤ len(vs) ≤ wsPassInputs; out may be the same slice as vs[i][off:]
+// (out[j] is written after every vs[i][off+j] is read). Every product is converted to F before it
+// is added, which rounds it and so forbids fusing it into an FMA.
+func wsFirstGeneric[F float32 | float64](out, w []F, vs [][]F, off int) {
 	n := len(out)
 	switch len(vs) {
 	case 1:
 		wa := w[0]
 		va := vs[0][off:][:n]
 		for j := range out {
-			s := float32(wa * va[j])
-			out[j] = s
+			out[j] = F(wa * va[j])
 		}
 	case 2:
 		wa, wb := w[0], w[1]
 		va, vb := vs[0][off:][:n], vs[1][off:][:n]
 		for j := range out {
-			s := float32(wa * va[j])
-			s += float32(wb * vb[j])
+			s := F(wa * va[j])
+			s += F(wb * vb[j])
 			out[j] = s
 		}
 	case 3:
 		wa, wb, wc := w[0], w[1], w[2]
 		va, vb, vc := vs[0][off:][:n], vs[1][off:][:n], vs[2][off:][:n]
 		for j := range out {
-			s := float32(wa * va[j])
-			s += float32(wb * vb[j])
-			s += float32(wc * vc[j])
+			s := F(wa * va[j])
+			s += F(wb * vb[j])
+			s += F(wc * vc[j])
 			out[j] = s
 		}
 	case 4:
 		wa, wb, wc, wd := w[0], w[1], w[2], w[3]
 		va, vb, vc, vd := vs[0][off:][:n], vs[1][off:][:n], vs[2][off:][:n], vs[3][off:][:n]
 		for j := range out {
-			s := float32(wa * va[j])
-			s += float32(wb * vb[j])
-			s += float32(wc * vc[j])
-			s += float32(wd * vd[j])
+			s := F(wa * va[j])
+			s += F(wb * vb[j])
+			s += F(wc * vc[j])
+			s += F(wd * vd[j])
 			out[j] = s
 		}
 	default:
@@ -93,9 +116,10 @@ func wsFirstF32Generic(out []float32, w []float32, vs [][]float32, off int) {
 	}
 }
 
-// wsNextF32Generic sets out[j] = (…(acc[j] + w[0]·vs[0][off+j]) + …) for
-// 1 ≤ len(vs) ≤ wsPassInputs. out may be the same slice as acc or vs[i][off:].
-func wsNextF32Generic(out, acc []float32, w []float32, vs [][]float32, off int) {
+// wsNextGeneric sets out[j] = (…(acc[j] + w[0]·vs[0][off+j]) + …) for
+// 1 ≤ len(vs) ≤ wsPassInputs; out may be the same slice as acc or
+// vs[i][off:]. Products are rounded as in wsFirstGeneric, with products rounded as in wsFirstGeneric.
+func wsNextGeneric[F float32 | float64](out, acc, w []F, vs [][]F, off int) {
 	n := len(out)
 	acc = acc[:n]
 	switch len(vs) {
@@ -103,167 +127,33 @@ func wsNextF32Generic(out, acc []float32, w []float32, vs [][]float32, off int) 
 		wa := w[0]
 		va := vs[0][off:][:n]
 		for j := range out {
-			s := acc[j] + float32(wa*va[j])
-			out[j] = s
+			out[j] = acc[j] + F(wa*va[j])
 		}
 	case 2:
 		wa, wb := w[0], w[1]
 		va, vb := vs[0][off:][:n], vs[1][off:][:n]
 		for j := range out {
-			s := acc[j] + float32(wa*va[j])
-			s += float32(wb * vb[j])
+			s := acc[j] + F(wa*va[j])
+			s += F(wb * vb[j])
 			out[j] = s
 		}
 	case 3:
 		wa, wb, wc := w[0], w[1], w[2]
 		va, vb, vc := vs[0][off:][:n], vs[1][off:][:n], vs[2][off:][:n]
 		for j := range out {
-			s := acc[j] + float32(wa*va[j])
-			s += float32(wb * vb[j])
-			s += float32(wc * vc[j])
+			s := acc[j] + F(wa*va[j])
+			s += F(wb * vb[j])
+			s += F(wc * vc[j])
 			out[j] = s
 		}
 	case 4:
 		wa, wb, wc, wd := w[0], w[1], w[2], w[3]
 		va, vb, vc, vd := vs[0][off:][:n], vs[1][off:][:n], vs[2][off:][:n], vs[3][off:][:n]
 		for j := range out {
-			s := acc[j] + float32(wa*va[j])
-			s += float32(wb * vb[j])
-			s += float32(wc * vc[j])
-			s += float32(wd * vd[j])
-			out[j] = s
-		}
-	default:
-		panic("floats: internal error: bad pass width")
-	}
-}
-
-// weightedSumF64Generic is Kernels.WeightedSumF64 in portable Go, blocked
-// like weightedSumF32Generic.
-func weightedSumF64Generic(dst []float64, w []float64, vs [][]float64) {
-	checkWeighted(len(dst), w, vs)
-	if len(vs) == 0 {
-		clear(dst)
-		return
-	}
-	if wsNeedsBuffer(dst, vs) {
-		wsBufferedF64Generic(dst, w, vs)
-		return
-	}
-	wsBlocksF64Generic(dst, w, vs, nil)
-}
-
-// wsBufferedF64Generic runs wsBlocksF64Generic with a stack buffer.
-// It is not inlined, so that the buffer is on the stack only when needed.
-//
-//go:noinline
-func wsBufferedF64Generic(dst []float64, w []float64, vs [][]float64) {
-	var buf [wsBlockBytes / 8]float64
-	wsBlocksF64Generic(dst, w, vs, buf[:])
-}
-
-// wsBlocksF64Generic is wsBlocksF32Generic for float64.
-func wsBlocksF64Generic(dst []float64, w []float64, vs [][]float64, buf []float64) {
-	const blk = wsBlockBytes / 8
-	for lo := 0; lo < len(dst); lo += blk {
-		out := dst[lo:min(lo+blk, len(dst))]
-		acc := out
-		if buf != nil {
-			acc = buf[:len(out)]
-		}
-		i := min(len(vs), wsPassInputs)
-		if i == len(vs) {
-			wsFirstF64Generic(out, w, vs, lo)
-			continue
-		}
-		wsFirstF64Generic(acc, w[:i], vs[:i], lo)
-		for ; len(vs)-i > wsPassInputs; i += wsPassInputs {
-			wsNextF64Generic(acc, acc, w[i:i+wsPassInputs], vs[i:i+wsPassInputs], lo)
-		}
-		wsNextF64Generic(out, acc, w[i:], vs[i:], lo)
-	}
-}
-
-// wsFirstF64Generic is wsFirstF32Generic for float64.
-func wsFirstF64Generic(out []float64, w []float64, vs [][]float64, off int) {
-	n := len(out)
-	switch len(vs) {
-	case 1:
-		wa := w[0]
-		va := vs[0][off:][:n]
-		for j := range out {
-			s := float64(wa * va[j])
-			out[j] = s
-		}
-	case 2:
-		wa, wb := w[0], w[1]
-		va, vb := vs[0][off:][:n], vs[1][off:][:n]
-		for j := range out {
-			s := float64(wa * va[j])
-			s += float64(wb * vb[j])
-			out[j] = s
-		}
-	case 3:
-		wa, wb, wc := w[0], w[1], w[2]
-		va, vb, vc := vs[0][off:][:n], vs[1][off:][:n], vs[2][off:][:n]
-		for j := range out {
-			s := float64(wa * va[j])
-			s += float64(wb * vb[j])
-			s += float64(wc * vc[j])
-			out[j] = s
-		}
-	case 4:
-		wa, wb, wc, wd := w[0], w[1], w[2], w[3]
-		va, vb, vc, vd := vs[0][off:][:n], vs[1][off:][:n], vs[2][off:][:n], vs[3][off:][:n]
-		for j := range out {
-			s := float64(wa * va[j])
-			s += float64(wb * vb[j])
-			s += float64(wc * vc[j])
-			s += float64(wd * vd[j])
-			out[j] = s
-		}
-	default:
-		panic("floats: internal error: bad pass width")
-	}
-}
-
-// wsNextF64Generic is wsNextF32Generic for float64.
-func wsNextF64Generic(out, acc []float64, w []float64, vs [][]float64, off int) {
-	n := len(out)
-	acc = acc[:n]
-	switch len(vs) {
-	case 1:
-		wa := w[0]
-		va := vs[0][off:][:n]
-		for j := range out {
-			s := acc[j] + float64(wa*va[j])
-			out[j] = s
-		}
-	case 2:
-		wa, wb := w[0], w[1]
-		va, vb := vs[0][off:][:n], vs[1][off:][:n]
-		for j := range out {
-			s := acc[j] + float64(wa*va[j])
-			s += float64(wb * vb[j])
-			out[j] = s
-		}
-	case 3:
-		wa, wb, wc := w[0], w[1], w[2]
-		va, vb, vc := vs[0][off:][:n], vs[1][off:][:n], vs[2][off:][:n]
-		for j := range out {
-			s := acc[j] + float64(wa*va[j])
-			s += float64(wb * vb[j])
-			s += float64(wc * vc[j])
-			out[j] = s
-		}
-	case 4:
-		wa, wb, wc, wd := w[0], w[1], w[2], w[3]
-		va, vb, vc, vd := vs[0][off:][:n], vs[1][off:][:n], vs[2][off:][:n], vs[3][off:][:n]
-		for j := range out {
-			s := acc[j] + float64(wa*va[j])
-			s += float64(wb * vb[j])
-			s += float64(wc * vc[j])
-			s += float64(wd * vd[j])
+			s := acc[j] + F(wa*va[j])
+			s += F(wb * vb[j])
+			s += F(wc * vc[j])
+			s += F(wd * vd[j])
 			out[j] = s
 		}
 	default:

@@ -2,7 +2,11 @@
 
 package floats
 
-import "golang.org/x/sys/cpu"
+import (
+	"unsafe"
+
+	"golang.org/x/sys/cpu"
+)
 
 // Native returns the fastest kernels for this machine and whether they are
 // SIMD kernels: the AVX2 kernels and true when the CPU supports AVX2,
@@ -26,47 +30,63 @@ func Native() (Kernels, bool) {
 // (8 float32 or 4 float64); Go finishes the rest in the same order.
 
 func weightedSumF32Native(dst []float32, w []float32, vs [][]float32) {
-	checkWeighted(len(dst), w, vs)
-	if len(vs) == 0 {
-		clear(dst)
-		return
-	}
-	m := len(dst) &^ 7
-	if m > 0 {
-		if wsNeedsBuffer(dst, vs) {
-			wsBufferedF32AVX2(dst[:m], w, vs)
-		} else {
-			wsBlocksF32AVX2(dst[:m], w, vs, nil)
-		}
-	}
-	// Element by element: dst[j] is written after every vs[i][j] is read.
-	for j := m; j < len(dst); j++ {
-		s := float32(w[0] * vs[0][j])
-		for i := 1; i < len(vs); i++ {
-			s += float32(w[i] * vs[i][j])
-		}
-		dst[j] = s
-	}
+	weightedSumNative(dst, w, vs, 8)
 }
 
 func weightedSumF64Native(dst []float64, w []float64, vs [][]float64) {
+	weightedSumNative(dst, w, vs, 4)
+}
+
+// wsPass runs one pass of a weighted sum over a block (the first when acc is
+// nil), in assembly when asm is set, else in Go. The casts are exact: F is
+// float32 when its size is 4 and float64 otherwise. Direct calls keep the
+// stack buffer of wsBuffered on the stack, which calls through function
+// values or type-parameter methods would not.
+func wsPass[F float32 | float64](asm bool, out, acc, w []F, vs [][]F, off int) {
+	if !asm {
+		wsPassGeneric(out, acc, w, vs, off)
+		return
+	}
+	var z F
+	if unsafe.Sizeof(z) == 4 {
+		o, a, ww, v := as[float32](out), as[float32](acc), as[float32](w), *(*[][]float32)(unsafe.Pointer(&vs))
+		if acc == nil {
+			wsFirstF32AVX2(o, ww, v, off)
+		} else {
+			wsNextF32AVX2(o, a, ww, v, off)
+		}
+		return
+	}
+	o, a, ww, v := as[float64](out), as[float64](acc), as[float64](w), *(*[][]float64)(unsafe.Pointer(&vs))
+	if acc == nil {
+		wsFirstF64AVX2(o, ww, v, off)
+	} else {
+		wsNextF64AVX2(o, a, ww, v, off)
+	}
+}
+
+// as reinterprets s as a slice of T, a type of the same size.
+func as[T, F float32 | float64](s []F) []T {
+	return unsafe.Slice((*T)(unsafe.Pointer(unsafe.SliceData(s))), len(s))
+}
+
+// weightedSumNative runs the assembly passes over the longest prefix of dst
+// that fills whole registers of lanes elements, and finishes the rest in Go.
+func weightedSumNative[F float32 | float64](dst, w []F, vs [][]F, lanes int) {
 	checkWeighted(len(dst), w, vs)
 	if len(vs) == 0 {
 		clear(dst)
 		return
 	}
-	m := len(dst) &^ 3
+	m := len(dst) &^ (lanes - 1)
 	if m > 0 {
-		if wsNeedsBuffer(dst, vs) {
-			wsBufferedF64AVX2(dst[:m], w, vs)
-		} else {
-			wsBlocksF64AVX2(dst[:m], w, vs, nil)
-		}
+		wsRun(dst[:m], w, vs, true)
 	}
+	// Element by element: dst[j] is written after every vs[i][j] is read.
 	for j := m; j < len(dst); j++ {
-		s := float64(w[0] * vs[0][j])
+		s := F(w[0] * vs[0][j])
 		for i := 1; i < len(vs); i++ {
-			s += float64(w[i] * vs[i][j])
+			s += F(w[i] * vs[i][j])
 		}
 		dst[j] = s
 	}
@@ -118,69 +138,5 @@ func scaleF64Native(dst, a []float64, s float64) {
 	a = a[:len(dst)]
 	for j := m; j < len(dst); j++ {
 		dst[j] = s * a[j]
-	}
-}
-
-// wsBufferedF32AVX2 runs wsBlocksF32AVX2 with a stack buffer.
-// It is not inlined, so that the buffer is on the stack only when needed.
-//
-//go:noinline
-func wsBufferedF32AVX2(dst []float32, w []float32, vs [][]float32) {
-	var buf [wsBlockBytes / 4]float32
-	wsBlocksF32AVX2(dst, w, vs, buf[:])
-}
-
-// wsBlocksF32AVX2 is wsBlocksF32Generic with the passes in assembly;
-// len(dst) must be a multiple of the lanes of one YMM register.
-func wsBlocksF32AVX2(dst []float32, w []float32, vs [][]float32, buf []float32) {
-	const blk = wsBlockBytes / 4
-	for lo := 0; lo < len(dst); lo += blk {
-		out := dst[lo:min(lo+blk, len(dst))]
-		acc := out
-		if buf != nil {
-			acc = buf[:len(out)]
-		}
-		i := min(len(vs), wsPassInputs)
-		if i == len(vs) {
-			wsFirstF32AVX2(out, w, vs, lo)
-			continue
-		}
-		wsFirstF32AVX2(acc, w[:i], vs[:i], lo)
-		for ; len(vs)-i > wsPassInputs; i += wsPassInputs {
-			wsNextF32AVX2(acc, acc, w[i:i+wsPassInputs], vs[i:i+wsPassInputs], lo)
-		}
-		wsNextF32AVX2(out, acc, w[i:], vs[i:], lo)
-	}
-}
-
-// wsBufferedF64AVX2 runs wsBlocksF64AVX2 with a stack buffer.
-// It is not inlined, so that the buffer is on the stack only when needed.
-//
-//go:noinline
-func wsBufferedF64AVX2(dst []float64, w []float64, vs [][]float64) {
-	var buf [wsBlockBytes / 8]float64
-	wsBlocksF64AVX2(dst, w, vs, buf[:])
-}
-
-// wsBlocksF64AVX2 is wsBlocksF64Generic with the passes in assembly;
-// len(dst) must be a multiple of the lanes of one YMM register.
-func wsBlocksF64AVX2(dst []float64, w []float64, vs [][]float64, buf []float64) {
-	const blk = wsBlockBytes / 8
-	for lo := 0; lo < len(dst); lo += blk {
-		out := dst[lo:min(lo+blk, len(dst))]
-		acc := out
-		if buf != nil {
-			acc = buf[:len(out)]
-		}
-		i := min(len(vs), wsPassInputs)
-		if i == len(vs) {
-			wsFirstF64AVX2(out, w, vs, lo)
-			continue
-		}
-		wsFirstF64AVX2(acc, w[:i], vs[:i], lo)
-		for ; len(vs)-i > wsPassInputs; i += wsPassInputs {
-			wsNextF64AVX2(acc, acc, w[i:i+wsPassInputs], vs[i:i+wsPassInputs], lo)
-		}
-		wsNextF64AVX2(out, acc, w[i:], vs[i:], lo)
 	}
 }

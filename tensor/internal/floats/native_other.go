@@ -8,3 +8,8 @@ package floats
 func Native() (Kernels, bool) {
 	return Generic(), false
 }
+
+// wsPass runs one pass of a weighted sum in Go; this build has no assembly.
+func wsPass[F float32 | float64](_ bool, out, acc, w []F, vs [][]F, off int) {
+	wsPassGeneric(out, acc, w, vs, off)
+}
