@@ -44,6 +44,8 @@ type Options struct {
 	Reps int
 	// Workers is the number of cores the parallel cases use (0: all).
 	Workers int
+	// SecAgg configures the secagg suite.
+	SecAgg SecAggOptions
 }
 
 func (o Options) reps() int {
@@ -67,7 +69,7 @@ type Suite struct {
 
 // Suites returns every suite, sorted by name.
 func Suites() []Suite {
-	s := []Suite{tensorSuite()}
+	s := []Suite{secaggSuite(), tensorSuite()}
 	sort.Slice(s, func(i, j int) bool { return s[i].Name < s[j].Name })
 	return s
 }

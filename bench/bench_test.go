@@ -70,3 +70,29 @@ func TestMedians(t *testing.T) {
 		t.Fatalf("%d calls for 3 samples", calls)
 	}
 }
+
+// TestSecAggQuick runs one small round through the suite: it must complete
+// (the suite checks the dequantised sum itself) and report every case.
+func TestSecAggQuick(t *testing.T) {
+	s, err := Lookup("secagg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]Result{}
+	opt := Options{Quick: true, SecAgg: SecAggOptions{Clients: 9, Dim: 5000, Dropout: 0.12, K: 4, T: 3}}
+	if err := s.Run(context.Background(), opt, func(r Result) { seen[r.Case] = r }); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []string{"client-total", "client-mask", "server-total", "server-unmask", "upload", "download"} {
+		if _, ok := seen[c]; !ok {
+			t.Errorf("case %s not reported", c)
+		}
+	}
+	// A 32-bit ring sends four bytes a parameter, plus keys and shares.
+	if up := seen["upload"].Value; up < 4 || up > 5 {
+		t.Errorf("upload %v bytes per parameter, want a little over 4", up)
+	}
+	if r := seen["client-mask"]; r.Limit <= 0 || r.Ratio <= 0 {
+		t.Errorf("client-mask has no limit: %+v", r)
+	}
+}

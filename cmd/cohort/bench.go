@@ -23,6 +23,12 @@ func benchCommand() *cli.Command {
 			&cli.BoolFlag{Name: "quick", Usage: "tiny sizes, for a smoke test (figures are not meaningful)"},
 			&cli.IntFlag{Name: "reps", Usage: "samples per figure (0: the suite's default)"},
 			&cli.IntFlag{Name: "workers", Usage: "cores for the parallel cases (0: all)"},
+			&cli.IntFlag{Name: "clients", Usage: "secagg: parties in the round (0: 50)"},
+			&cli.IntFlag{Name: "params", Usage: "secagg: parameters per vector (0: 1000000)"},
+			&cli.Float64Flag{Name: "dropout", Value: 0.1, Usage: "secagg: fraction of parties that drop after sharing keys"},
+			&cli.Float64Flag{Name: "corruption", Value: 0.05, Usage: "secagg: assumed corruption rate for choosing k and t"},
+			&cli.IntFlag{Name: "k", Usage: "secagg: neighbours per party (0: chosen from --dropout and --corruption)"},
+			&cli.IntFlag{Name: "t", Usage: "secagg: Shamir threshold (0: chosen, or k/2+1 with --k)"},
 		},
 		Action: func(c *cli.Context) error {
 			out := c.App.Writer
@@ -32,10 +38,22 @@ func benchCommand() *cli.Command {
 				}
 				return nil
 			}
-			if c.Int("reps") < 0 || c.Int("workers") < 0 {
-				return usageError{"bench: --reps and --workers must not be negative"}
+			for _, f := range []string{"reps", "workers", "clients", "params", "k", "t"} {
+				if c.Int(f) < 0 {
+					return usageError{fmt.Sprintf("bench: --%s must not be negative", f)}
+				}
 			}
-			opt := bench.Options{Quick: c.Bool("quick"), Reps: c.Int("reps"), Workers: c.Int("workers")}
+			if d := c.Float64("dropout"); !(d >= 0 && d < 1) {
+				return usageError{"bench: --dropout must be in [0, 1)"}
+			}
+			if g := c.Float64("corruption"); !(g >= 0 && g < 1) {
+				return usageError{"bench: --corruption must be in [0, 1)"}
+			}
+			opt := bench.Options{Quick: c.Bool("quick"), Reps: c.Int("reps"), Workers: c.Int("workers"),
+				SecAgg: bench.SecAggOptions{
+					Clients: c.Int("clients"), Dim: c.Int("params"), Dropout: c.Float64("dropout"),
+					Corruption: c.Float64("corruption"), K: c.Int("k"), T: c.Int("t"),
+				}}
 			var suites []bench.Suite
 			for _, name := range c.Args().Slice() {
 				s, err := bench.Lookup(name)
@@ -122,6 +140,13 @@ func human(v float64, unit string) string {
 		}
 	case "x":
 		return fmt.Sprintf("%.2fx", v)
+	case "s":
+		if v < 1 {
+			return fmt.Sprintf("%.2f ms", v*1e3)
+		}
+		return fmt.Sprintf("%.2f s", v)
+	case "B":
+		return fmt.Sprintf("%.4f B", v)
 	}
 	if v == 0 {
 		return unit
