@@ -219,7 +219,10 @@ func (c *Client) MaskedInputQuantized(bundle *ShareBundle, q32 []uint32, q64 []u
 		return nil, bad(serverParty, "ShareBundle", "bundle for party %d", bundle.Receiver)
 	}
 	c.held = make(map[uint32]*SharePlaintext, len(bundle.Shares))
-	for _, s := range bundle.Shares {
+	for i, s := range bundle.Shares {
+		if i > 0 && s.Peer <= bundle.Shares[i-1].Peer {
+			return nil, bad(serverParty, "ShareBundle", "shares not in increasing order of sender")
+		}
 		peer, ok := c.peers[s.Peer]
 		if !ok {
 			return nil, bad(serverParty, "ShareBundle", "shares from party %d, which is not a neighbour with keys", s.Peer)
@@ -324,6 +327,9 @@ func (c *Client) Unmask(req *UnmaskRequest) (*UnmaskShares, error) {
 	valid := 0
 	for i := range req.Signatures {
 		s := &req.Signatures[i]
+		if i > 0 && s.Sender <= req.Signatures[i-1].Sender {
+			return nil, fmt.Errorf("%w: signatures not in increasing order of signer", ErrConflict)
+		}
 		if _, ok := slices.BinarySearch(c.signed, s.Sender); !ok || s.Round != c.round || !verify(c.roster[s.Sender], msg, &s.Sig) {
 			return nil, fmt.Errorf("%w: signature of party %d is not over the list this party signed", ErrConflict, s.Sender)
 		}

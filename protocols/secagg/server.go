@@ -351,7 +351,9 @@ func (s *Server) Finish() (*Result, error) {
 		}
 		clear(ts[:])
 	}
-	for _, u := range parties(s, s.maskSet) {
+	// Every party that received a bundle and sent no input, excluded ones
+	// included: its neighbours masked with it, so its masks must go.
+	for _, u := range slices.Sorted(maps.Keys(s.maskSet)) {
 		if s.inputs[u] {
 			continue
 		}
