@@ -385,19 +385,7 @@ func (m AdvertiseKeys) MarshalBinary() ([]byte, error) {
 // UnmarshalBinary implements encoding.BinaryUnmarshaler. On error *m is
 // left unchanged.
 func (m *AdvertiseKeys) UnmarshalBinary(data []byte) error {
-	d := wireDecoder{b: data, msg: "AdvertiseKeys"}
-	if err := d.header(wireTypeAdvertiseKeys); err != nil {
-		return err
-	}
-	var v AdvertiseKeys
-	if err := d.advertiseBody(&v, wirePath{}); err != nil {
-		return err
-	}
-	if err := d.end(); err != nil {
-		return err
-	}
-	*m = v
-	return nil
+	return unmarshalWire(data, "AdvertiseKeys", wireTypeAdvertiseKeys, (*wireDecoder).advertiseBody, m)
 }
 
 // ---------------------------------------------------------------------------
@@ -429,35 +417,28 @@ func (m KeyList) MarshalBinary() ([]byte, error) {
 // UnmarshalBinary implements encoding.BinaryUnmarshaler. On error *m is
 // left unchanged. An empty list decodes as a nil Keys.
 func (m *KeyList) UnmarshalBinary(data []byte) error {
-	d := wireDecoder{b: data, msg: "KeyList"}
-	if err := d.header(wireTypeKeyList); err != nil {
-		return err
-	}
-	var v KeyList
-	if !d.fixed(v.Round[:]) {
-		return d.truncated("Round")
-	}
-	n, err := d.count("Keys", MaxParties, wireAdvertiseSize)
-	if err != nil {
-		return err
-	}
-	if n > 0 {
-		v.Keys = make([]AdvertiseKeys, n)
-	}
-	for i := range v.Keys {
-		k := &v.Keys[i]
-		if err := d.advertiseBody(k, wireAt("Keys", i)); err != nil {
+	return unmarshalWire(data, "KeyList", wireTypeKeyList, func(d *wireDecoder, v *KeyList, _ wirePath) error {
+		if !d.fixed(v.Round[:]) {
+			return d.truncated("Round")
+		}
+		n, err := d.count("Keys", MaxParties, wireAdvertiseSize)
+		if err != nil {
 			return err
 		}
-		if i > 0 && k.Sender <= v.Keys[i-1].Sender {
-			return d.fail(wireItem("Keys", i, "Sender"), "not above the previous")
+		if n > 0 {
+			v.Keys = make([]AdvertiseKeys, n)
 		}
-	}
-	if err := d.end(); err != nil {
-		return err
-	}
-	*m = v
-	return nil
+		for i := range v.Keys {
+			k := &v.Keys[i]
+			if err := d.advertiseBody(k, wireAt("Keys", i)); err != nil {
+				return err
+			}
+			if i > 0 && k.Sender <= v.Keys[i-1].Sender {
+				return d.fail(wireItem("Keys", i, "Sender"), "not above the previous")
+			}
+		}
+		return nil
+	}, m)
 }
 
 // ---------------------------------------------------------------------------
@@ -577,26 +558,19 @@ func (m ShareKeys) MarshalBinary() ([]byte, error) {
 // left unchanged. An empty list decodes as a nil Shares, an empty
 // ciphertext as a nil Ciphertext.
 func (m *ShareKeys) UnmarshalBinary(data []byte) error {
-	d := wireDecoder{b: data, msg: "ShareKeys"}
-	if err := d.header(wireTypeShareKeys); err != nil {
-		return err
-	}
-	var v ShareKeys
-	if !d.fixed(v.Round[:]) {
-		return d.truncated("Round")
-	}
-	if err := d.party(&v.Sender, wirePath{}, "Sender"); err != nil {
-		return err
-	}
-	var err error
-	if v.Shares, err = d.encShares(); err != nil {
-		return err
-	}
-	if err := d.end(); err != nil {
-		return err
-	}
-	*m = v
-	return nil
+	return unmarshalWire(data, "ShareKeys", wireTypeShareKeys, func(d *wireDecoder, v *ShareKeys, _ wirePath) error {
+		if !d.fixed(v.Round[:]) {
+			return d.truncated("Round")
+		}
+		if err := d.party(&v.Sender, wirePath{}, "Sender"); err != nil {
+			return err
+		}
+		var err error
+		if v.Shares, err = d.encShares(); err != nil {
+			return err
+		}
+		return nil
+	}, m)
 }
 
 // ---------------------------------------------------------------------------
@@ -625,26 +599,19 @@ func (m ShareBundle) MarshalBinary() ([]byte, error) {
 // left unchanged. An empty list decodes as a nil Shares, an empty
 // ciphertext as a nil Ciphertext.
 func (m *ShareBundle) UnmarshalBinary(data []byte) error {
-	d := wireDecoder{b: data, msg: "ShareBundle"}
-	if err := d.header(wireTypeShareBundle); err != nil {
-		return err
-	}
-	var v ShareBundle
-	if !d.fixed(v.Round[:]) {
-		return d.truncated("Round")
-	}
-	if err := d.party(&v.Receiver, wirePath{}, "Receiver"); err != nil {
-		return err
-	}
-	var err error
-	if v.Shares, err = d.encShares(); err != nil {
-		return err
-	}
-	if err := d.end(); err != nil {
-		return err
-	}
-	*m = v
-	return nil
+	return unmarshalWire(data, "ShareBundle", wireTypeShareBundle, func(d *wireDecoder, v *ShareBundle, _ wirePath) error {
+		if !d.fixed(v.Round[:]) {
+			return d.truncated("Round")
+		}
+		if err := d.party(&v.Receiver, wirePath{}, "Receiver"); err != nil {
+			return err
+		}
+		var err error
+		if v.Shares, err = d.encShares(); err != nil {
+			return err
+		}
+		return nil
+	}, m)
 }
 
 // ---------------------------------------------------------------------------
@@ -848,23 +815,16 @@ func (m SurvivorList) MarshalBinary() ([]byte, error) {
 // UnmarshalBinary implements encoding.BinaryUnmarshaler. On error *m is
 // left unchanged. An empty list decodes as a nil Survivors.
 func (m *SurvivorList) UnmarshalBinary(data []byte) error {
-	d := wireDecoder{b: data, msg: "SurvivorList"}
-	if err := d.header(wireTypeSurvivorList); err != nil {
-		return err
-	}
-	var v SurvivorList
-	if !d.fixed(v.Round[:]) {
-		return d.truncated("Round")
-	}
-	var err error
-	if v.Survivors, err = d.survivors(); err != nil {
-		return err
-	}
-	if err := d.end(); err != nil {
-		return err
-	}
-	*m = v
-	return nil
+	return unmarshalWire(data, "SurvivorList", wireTypeSurvivorList, func(d *wireDecoder, v *SurvivorList, _ wirePath) error {
+		if !d.fixed(v.Round[:]) {
+			return d.truncated("Round")
+		}
+		var err error
+		if v.Survivors, err = d.survivors(); err != nil {
+			return err
+		}
+		return nil
+	}, m)
 }
 
 // ---------------------------------------------------------------------------
@@ -906,19 +866,7 @@ func (m ConsistencySig) MarshalBinary() ([]byte, error) {
 // UnmarshalBinary implements encoding.BinaryUnmarshaler. On error *m is
 // left unchanged.
 func (m *ConsistencySig) UnmarshalBinary(data []byte) error {
-	d := wireDecoder{b: data, msg: "ConsistencySig"}
-	if err := d.header(wireTypeConsistencySig); err != nil {
-		return err
-	}
-	var v ConsistencySig
-	if err := d.consistencyBody(&v, wirePath{}); err != nil {
-		return err
-	}
-	if err := d.end(); err != nil {
-		return err
-	}
-	*m = v
-	return nil
+	return unmarshalWire(data, "ConsistencySig", wireTypeConsistencySig, (*wireDecoder).consistencyBody, m)
 }
 
 // ---------------------------------------------------------------------------
@@ -952,39 +900,32 @@ func (m UnmaskRequest) MarshalBinary() ([]byte, error) {
 // UnmarshalBinary implements encoding.BinaryUnmarshaler. On error *m is
 // left unchanged. Empty lists decode as nil slices.
 func (m *UnmaskRequest) UnmarshalBinary(data []byte) error {
-	d := wireDecoder{b: data, msg: "UnmaskRequest"}
-	if err := d.header(wireTypeUnmaskRequest); err != nil {
-		return err
-	}
-	var v UnmaskRequest
-	if !d.fixed(v.Round[:]) {
-		return d.truncated("Round")
-	}
-	var err error
-	if v.Survivors, err = d.survivors(); err != nil {
-		return err
-	}
-	n, err := d.count("Signatures", MaxParties, wireConsistencySize)
-	if err != nil {
-		return err
-	}
-	if n > 0 {
-		v.Signatures = make([]ConsistencySig, n)
-	}
-	for i := range v.Signatures {
-		s := &v.Signatures[i]
-		if err := d.consistencyBody(s, wireAt("Signatures", i)); err != nil {
+	return unmarshalWire(data, "UnmaskRequest", wireTypeUnmaskRequest, func(d *wireDecoder, v *UnmaskRequest, _ wirePath) error {
+		if !d.fixed(v.Round[:]) {
+			return d.truncated("Round")
+		}
+		var err error
+		if v.Survivors, err = d.survivors(); err != nil {
 			return err
 		}
-		if i > 0 && s.Sender <= v.Signatures[i-1].Sender {
-			return d.fail(wireItem("Signatures", i, "Sender"), "not above the previous")
+		n, err := d.count("Signatures", MaxParties, wireConsistencySize)
+		if err != nil {
+			return err
 		}
-	}
-	if err := d.end(); err != nil {
-		return err
-	}
-	*m = v
-	return nil
+		if n > 0 {
+			v.Signatures = make([]ConsistencySig, n)
+		}
+		for i := range v.Signatures {
+			s := &v.Signatures[i]
+			if err := d.consistencyBody(s, wireAt("Signatures", i)); err != nil {
+				return err
+			}
+			if i > 0 && s.Sender <= v.Signatures[i-1].Sender {
+				return d.fail(wireItem("Signatures", i, "Sender"), "not above the previous")
+			}
+		}
+		return nil
+	}, m)
 }
 
 // ---------------------------------------------------------------------------
@@ -1051,37 +992,30 @@ func (m UnmaskShares) MarshalBinary() ([]byte, error) {
 // UnmarshalBinary implements encoding.BinaryUnmarshaler. On error *m is
 // left unchanged. An empty list decodes as a nil Shares.
 func (m *UnmaskShares) UnmarshalBinary(data []byte) error {
-	d := wireDecoder{b: data, msg: "UnmaskShares"}
-	if err := d.header(wireTypeUnmaskShares); err != nil {
-		return err
-	}
-	var v UnmaskShares
-	if !d.fixed(v.Round[:]) {
-		return d.truncated("Round")
-	}
-	if err := d.party(&v.Sender, wirePath{}, "Sender"); err != nil {
-		return err
-	}
-	n, err := d.count("Shares", MaxParties, wireRevealedSize)
-	if err != nil {
-		return err
-	}
-	if n > 0 {
-		v.Shares = make([]RevealedShare, n)
-	}
-	for i := range v.Shares {
-		if err := d.revealed(&v.Shares[i], i); err != nil {
+	return unmarshalWire(data, "UnmaskShares", wireTypeUnmaskShares, func(d *wireDecoder, v *UnmaskShares, _ wirePath) error {
+		if !d.fixed(v.Round[:]) {
+			return d.truncated("Round")
+		}
+		if err := d.party(&v.Sender, wirePath{}, "Sender"); err != nil {
 			return err
 		}
-		if i > 0 && v.Shares[i].Of <= v.Shares[i-1].Of {
-			return d.fail(wireItem("Shares", i, "Of"), "not above the previous")
+		n, err := d.count("Shares", MaxParties, wireRevealedSize)
+		if err != nil {
+			return err
 		}
-	}
-	if err := d.end(); err != nil {
-		return err
-	}
-	*m = v
-	return nil
+		if n > 0 {
+			v.Shares = make([]RevealedShare, n)
+		}
+		for i := range v.Shares {
+			if err := d.revealed(&v.Shares[i], i); err != nil {
+				return err
+			}
+			if i > 0 && v.Shares[i].Of <= v.Shares[i-1].Of {
+				return d.fail(wireItem("Shares", i, "Of"), "not above the previous")
+			}
+		}
+		return nil
+	}, m)
 }
 
 // ---------------------------------------------------------------------------
@@ -1104,19 +1038,7 @@ func (s Share) MarshalBinary() ([]byte, error) {
 // UnmarshalBinary implements encoding.BinaryUnmarshaler. On error *s is
 // left unchanged.
 func (s *Share) UnmarshalBinary(data []byte) error {
-	d := wireDecoder{b: data, msg: "Share"}
-	if err := d.header(wireTypeShare); err != nil {
-		return err
-	}
-	var v Share
-	if err := d.share(&v, wirePath{}); err != nil {
-		return err
-	}
-	if err := d.end(); err != nil {
-		return err
-	}
-	*s = v
-	return nil
+	return unmarshalWire(data, "Share", wireTypeShare, (*wireDecoder).share, s)
 }
 
 // ---------------------------------------------------------------------------
@@ -1153,29 +1075,40 @@ func (m SharePlaintext) MarshalBinary() ([]byte, error) {
 // UnmarshalBinary implements encoding.BinaryUnmarshaler. On error *m is
 // left unchanged.
 func (m *SharePlaintext) UnmarshalBinary(data []byte) error {
-	d := wireDecoder{b: data, msg: "SharePlaintext"}
-	if err := d.header(wireTypeSharePlaintext); err != nil {
+	return unmarshalWire(data, "SharePlaintext", wireTypeSharePlaintext, func(d *wireDecoder, v *SharePlaintext, _ wirePath) error {
+		if !d.fixed(v.Round[:]) {
+			return d.truncated("Round")
+		}
+		if err := d.party(&v.Sender, wirePath{}, "Sender"); err != nil {
+			return err
+		}
+		if err := d.party(&v.Receiver, wirePath{}, "Receiver"); err != nil {
+			return err
+		}
+		if err := d.share(&v.MaskKey, wireField("MaskKey")); err != nil {
+			return err
+		}
+		if err := d.share(&v.SelfSeed, wireField("SelfSeed")); err != nil {
+			return err
+		}
+		return nil
+	}, m)
+}
+
+// unmarshalWire decodes a whole top-level message of type typ with body into
+// *dst, leaving *dst unchanged on error.
+func unmarshalWire[T any](data []byte, msg string, typ byte, body func(*wireDecoder, *T, wirePath) error, dst *T) error {
+	d := wireDecoder{b: data, msg: msg}
+	if err := d.header(typ); err != nil {
 		return err
 	}
-	var v SharePlaintext
-	if !d.fixed(v.Round[:]) {
-		return d.truncated("Round")
-	}
-	if err := d.party(&v.Sender, wirePath{}, "Sender"); err != nil {
-		return err
-	}
-	if err := d.party(&v.Receiver, wirePath{}, "Receiver"); err != nil {
-		return err
-	}
-	if err := d.share(&v.MaskKey, wireField("MaskKey")); err != nil {
-		return err
-	}
-	if err := d.share(&v.SelfSeed, wireField("SelfSeed")); err != nil {
+	var v T
+	if err := body(&d, &v, wirePath{}); err != nil {
 		return err
 	}
 	if err := d.end(); err != nil {
 		return err
 	}
-	*m = v
+	*dst = v
 	return nil
 }

@@ -730,7 +730,8 @@ func TestWireDecodeAllocs(t *testing.T) {
 		t.Errorf("failed KeyList decode allocated %d bytes", n)
 	}
 	// A ShareKeys with many small ciphertexts makes one allocation for
-	// them all.
+	// them all (plus the message, its list and the decoder, which escape
+	// through unmarshalWire): a handful, not one per ciphertext.
 	sk := ShareKeys{}
 	for i := 0; i < 1000; i++ {
 		sk.Shares = append(sk.Shares, EncryptedShare{Peer: uint32(i), Ciphertext: []byte{byte(i), 1, 2}})
@@ -742,7 +743,7 @@ func TestWireDecodeAllocs(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
-	if allocs > 2 {
+	if allocs > 4 {
 		t.Errorf("ShareKeys decode: %v allocations", allocs)
 	}
 }
