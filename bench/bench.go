@@ -44,8 +44,13 @@ type Options struct {
 	Reps int
 	// Workers is the number of cores the parallel cases use (0: all).
 	Workers int
+	// Params is the vector length of the protocol suites (0: 10^6 for secagg,
+	// 2^20 for mhe; smaller with Quick).
+	Params int
 	// SecAgg configures the secagg suite.
 	SecAgg SecAggOptions
+	// MHE configures the mhe suite.
+	MHE MHEOptions
 }
 
 func (o Options) reps() int {
@@ -69,7 +74,7 @@ type Suite struct {
 
 // Suites returns every suite, sorted by name.
 func Suites() []Suite {
-	s := []Suite{secaggSuite(), tensorSuite()}
+	s := []Suite{mheSuite(), secaggSuite(), tensorSuite()}
 	sort.Slice(s, func(i, j int) bool { return s[i].Name < s[j].Name })
 	return s
 }

@@ -79,7 +79,7 @@ func TestSecAggQuick(t *testing.T) {
 		t.Fatal(err)
 	}
 	seen := map[string]Result{}
-	opt := Options{Quick: true, SecAgg: SecAggOptions{Clients: 9, Dim: 5000, Dropout: 0.12, K: 4, T: 3}}
+	opt := Options{Quick: true, Params: 5000, SecAgg: SecAggOptions{Clients: 9, Dropout: 0.12, K: 4, T: 3}}
 	if err := s.Run(context.Background(), opt, func(r Result) { seen[r.Case] = r }); err != nil {
 		t.Fatal(err)
 	}
@@ -94,5 +94,31 @@ func TestSecAggQuick(t *testing.T) {
 	}
 	if r := seen["client-mask"]; r.Limit <= 0 || r.Ratio <= 0 {
 		t.Errorf("client-mask has no limit: %+v", r)
+	}
+}
+
+// TestMHEQuick runs a small job through the mhe suite: the pipeline checks
+// its own result, and the released sum must be as precise as the flooding
+// predicts.
+func TestMHEQuick(t *testing.T) {
+	s, err := Lookup("mhe")
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]Result{}
+	opt := Options{Quick: true, Params: 3000, MHE: MHEOptions{Parties: 3, Threshold: 2}}
+	if err := s.Run(context.Background(), opt, func(r Result) { seen[r.Case] = r }); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []string{"setup-per-party", "encrypt-per-party", "upload-per-party", "aggregate", "server-release", "max-abs-error", "max-rel-error"} {
+		if _, ok := seen[c]; !ok {
+			t.Errorf("case %s not reported", c)
+		}
+	}
+	if e := seen["max-abs-error"].Value; !(e > 0 && e < 1e-4) {
+		t.Errorf("max absolute error %g, want within (0, 1e-4)", e)
+	}
+	if r := seen["encrypt-per-party"]; r.Limit <= 0 || r.Ratio <= 0 {
+		t.Errorf("encrypt-per-party has no baseline: %+v", r)
 	}
 }

@@ -18,7 +18,6 @@ import (
 // SecAggOptions configure the secagg suite.
 type SecAggOptions struct {
 	Clients    int     // parties (0: 50; quick: 10)
-	Dim        int     // parameters per vector (0: 10^6; quick: 1000)
 	Dropout    float64 // fraction of parties that drop after sharing keys
 	Corruption float64 // assumed corruption rate, for choosing K and T
 	K, T       int     // neighbours and threshold; 0 chooses them with secagg.ChooseKT
@@ -41,10 +40,11 @@ func secaggParams(opt Options) (secagg.ParamsLiteral, error) {
 			o.Clients = 10
 		}
 	}
-	if o.Dim == 0 {
-		o.Dim = 1_000_000
+	dim := opt.Params
+	if dim == 0 {
+		dim = 1_000_000
 		if opt.Quick {
-			o.Dim = 1000
+			dim = 1000
 		}
 	}
 	k, t := o.K, o.T
@@ -57,7 +57,7 @@ func secaggParams(opt Options) (secagg.ParamsLiteral, error) {
 	if t == 0 {
 		t = k/2 + 1
 	}
-	return secagg.ParamsLiteral{N: o.Clients, K: k, T: t, RingBits: 32, Dim: o.Dim, Lo: -1, Hi: 1}, nil
+	return secagg.ParamsLiteral{N: o.Clients, K: k, T: t, RingBits: 32, Dim: dim, Lo: -1, Hi: 1}, nil
 }
 
 // roundStats are the measurements of one round.

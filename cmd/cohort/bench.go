@@ -24,7 +24,9 @@ func benchCommand() *cli.Command {
 			&cli.IntFlag{Name: "reps", Usage: "samples per figure (0: the suite's default)"},
 			&cli.IntFlag{Name: "workers", Usage: "cores for the parallel cases (0: all)"},
 			&cli.IntFlag{Name: "clients", Usage: "secagg: parties in the round (0: 50)"},
-			&cli.IntFlag{Name: "params", Usage: "secagg: parameters per vector (0: 1000000)"},
+			&cli.IntFlag{Name: "params", Usage: "secagg, mhe: values per vector (0: 10^6 for secagg, 2^20 for mhe)"},
+			&cli.IntFlag{Name: "parties", Usage: "mhe: parties (0: 10)"},
+			&cli.IntFlag{Name: "threshold", Usage: "mhe: parties needed to decrypt (0: all)"},
 			&cli.Float64Flag{Name: "dropout", Value: 0.1, Usage: "secagg: fraction of parties that drop after sharing keys"},
 			&cli.Float64Flag{Name: "corruption", Value: 0.05, Usage: "secagg: assumed corruption rate for choosing k and t"},
 			&cli.IntFlag{Name: "k", Usage: "secagg: neighbours per party (0: chosen from --dropout and --corruption)"},
@@ -38,7 +40,7 @@ func benchCommand() *cli.Command {
 				}
 				return nil
 			}
-			for _, f := range []string{"reps", "workers", "clients", "params", "k", "t"} {
+			for _, f := range []string{"reps", "workers", "clients", "params", "k", "t", "parties", "threshold"} {
 				if c.Int(f) < 0 {
 					return usageError{fmt.Sprintf("bench: --%s must not be negative", f)}
 				}
@@ -49,11 +51,13 @@ func benchCommand() *cli.Command {
 			if g := c.Float64("corruption"); !(g >= 0 && g < 1) {
 				return usageError{"bench: --corruption must be in [0, 1)"}
 			}
-			opt := bench.Options{Quick: c.Bool("quick"), Reps: c.Int("reps"), Workers: c.Int("workers"),
+			opt := bench.Options{Quick: c.Bool("quick"), Reps: c.Int("reps"), Workers: c.Int("workers"), Params: c.Int("params"),
 				SecAgg: bench.SecAggOptions{
-					Clients: c.Int("clients"), Dim: c.Int("params"), Dropout: c.Float64("dropout"),
+					Clients: c.Int("clients"), Dropout: c.Float64("dropout"),
 					Corruption: c.Float64("corruption"), K: c.Int("k"), T: c.Int("t"),
-				}}
+				},
+				MHE: bench.MHEOptions{Parties: c.Int("parties"), Threshold: c.Int("threshold")},
+			}
 			var suites []bench.Suite
 			for _, name := range c.Args().Slice() {
 				s, err := bench.Lookup(name)
@@ -146,10 +150,16 @@ func human(v float64, unit string) string {
 		}
 		return fmt.Sprintf("%.2f s", v)
 	case "B":
+		if v >= 1<<20 {
+			return fmt.Sprintf("%.2f MiB", v/(1<<20))
+		}
 		return fmt.Sprintf("%.4f B", v)
 	}
 	if v == 0 {
 		return unit
+	}
+	if unit == "" {
+		return fmt.Sprintf("%.3g", v)
 	}
 	return fmt.Sprintf("%g %s", v, unit)
 }
