@@ -31,10 +31,24 @@
 // caller). Release.Add checks and sums them; Release.Finish gives the
 // aggregate under the receiver's key; Receiver.Decrypt decodes it.
 //
-// Relinearisation and rotation keys are not generated yet: aggregation and
-// release need none, and the presets keep no P modulus so that ciphertexts
-// stay small. They are a follow-up (they need a P modulus or a base-2
-// decomposition, and a second preset family with more Q moduli).
+// Evaluation keys (optional, for computing on ciphertexts; aggregation and
+// release need none, so their presets keep no P modulus and ciphertexts stay
+// small) use a second parameter family, ComputeParams (PresetCompute: N =
+// 2^14, five Q moduli, one P modulus, log QP ≈ 296 ≤ 438), and a separate
+// secret s_i per party:
+//
+//	party i:     NewComputeParty → PublicKeyShare, RelinShareRound1,
+//	             GaloisShares(elements) → aggregator
+//	aggregator:  NewEvalKeyAggregator, AddPublicKeyShare/AddRelinShare/
+//	             AddGaloisShare × N, RelinRound1 → every party
+//	party i:     RelinShareRound2(round-1 sum) → aggregator
+//	aggregator:  AddRelinShare × N, PublicKey, EvaluationKeySet
+//
+// The common reference polynomials come from the job seed, the parties'
+// randomness from their io.Reader. As in Lattigo, evaluation-key
+// generation uses each party's full secret s_i, so all N parties must take
+// part: the t-out-of-N thresholdizer applies to decryption, not to these
+// keys. Threshold release of ComputeParams ciphertexts is not wired yet.
 //
 // # Parameters
 //
