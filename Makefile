@@ -21,11 +21,11 @@ bin/cohort: FORCE
 FORCE:
 
 # go vet, the full test suite, then the race detector on the concurrent
-# kernel and benchmark code (-short keeps that run small).
+# kernels, protocols and benchmark code (-short keeps that run small).
 test:
 	$(GO) vet $(TAGSFLAG) ./...
 	$(GO) test $(TAGSFLAG) ./...
-	$(GO) test $(TAGSFLAG) -race -short ./tensor/... ./bench/...
+	$(GO) test $(TAGSFLAG) -race -short ./tensor/... ./protocols/... ./bench/...
 
 # Formatting, vet, staticcheck, tidy go.mod files, and generated assembly
 # that matches its generators.
