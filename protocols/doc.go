@@ -6,4 +6,8 @@
 //   - protocols/secagg: SecAgg+ secure aggregation with dropout recovery.
 //   - protocols/mhe: multiparty threshold CKKS on Lattigo.
 //   - protocols/dkg: distributed key generation and threshold signatures.
+//
+// This package holds what they share: PartyError, the error that names the
+// party whose message was refused, so a caller can exclude it whichever
+// protocol refused it.
 package protocols

@@ -3,6 +3,8 @@ package mhe
 import (
 	"errors"
 	"fmt"
+
+	"github.com/cohort-mpc/cohort/protocols"
 )
 
 // Sentinel errors. Every error this package returns wraps one of these, so
@@ -28,22 +30,9 @@ var (
 	ErrMalformed = errors.New("mhe: malformed message")
 )
 
-// PartyError is an error caused by one party's message: the party is named so
-// that the caller can exclude it.
-type PartyError struct {
-	Party uint32 // party index; AggregatorParty for the aggregator
-	Step  string // the message type, e.g. "ReleaseShare"
-	Err   error  // wraps ErrBadMessage or ErrMalformed
-}
-
-func (e *PartyError) Error() string {
-	if e.Party == AggregatorParty {
-		return fmt.Sprintf("aggregator: %s: %v", e.Step, e.Err)
-	}
-	return fmt.Sprintf("party %d: %s: %v", e.Party, e.Step, e.Err)
-}
-
-func (e *PartyError) Unwrap() error { return e.Err }
+// PartyError is an error caused by one party's message, naming the party so
+// that it can be excluded.
+type PartyError = protocols.PartyError
 
 // bad returns a *PartyError for party wrapping ErrBadMessage.
 func bad(party uint32, step, format string, args ...any) error {

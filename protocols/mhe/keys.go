@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"sync"
 
+	"github.com/cohort-mpc/cohort/protocols"
 	"github.com/tuneinsight/lattigo/v6/core/rlwe"
 	"github.com/tuneinsight/lattigo/v6/multiparty"
 	"github.com/tuneinsight/lattigo/v6/ring"
@@ -22,7 +23,7 @@ type JobSeed [32]byte
 
 // AggregatorParty is the party index that names the aggregator in errors and
 // in vectors it makes (sums, switched results).
-const AggregatorParty = ^uint32(0)
+const AggregatorParty = protocols.Server
 
 // MaxParties bounds the number of parties of a job.
 const MaxParties = 1 << 12

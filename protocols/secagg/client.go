@@ -8,6 +8,7 @@ import (
 	"io"
 	"slices"
 
+	"github.com/cohort-mpc/cohort/protocols"
 	"github.com/cohort-mpc/cohort/tensor"
 )
 
@@ -353,4 +354,4 @@ func (c *Client) Unmask(req *UnmaskRequest) (*UnmaskShares, error) {
 }
 
 // serverParty names the server in a PartyError raised by a client.
-const serverParty = ^uint32(0)
+const serverParty = protocols.Server

@@ -3,6 +3,8 @@ package secagg
 import (
 	"errors"
 	"fmt"
+
+	"github.com/cohort-mpc/cohort/protocols"
 )
 
 // Sentinel errors. Every error a step returns wraps one of these (or
@@ -24,19 +26,9 @@ var (
 	ErrConflict = errors.New("secagg: server is inconsistent")
 )
 
-// PartyError is an error caused by one party's message: the party is named so
-// that the server can drop it and the round can go on without it.
-type PartyError struct {
-	Party uint32
-	Step  string // the message type, e.g. "ShareKeys"
-	Err   error  // wraps ErrBadMessage, ErrMalformed or ErrDecrypt
-}
-
-func (e *PartyError) Error() string {
-	return fmt.Sprintf("party %d: %s: %v", e.Party, e.Step, e.Err)
-}
-
-func (e *PartyError) Unwrap() error { return e.Err }
+// PartyError is an error caused by one party's message, naming the party so
+// that it can be excluded.
+type PartyError = protocols.PartyError
 
 // bad returns a *PartyError for party wrapping ErrBadMessage.
 func bad(party uint32, step, format string, args ...any) error {
