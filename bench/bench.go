@@ -51,6 +51,8 @@ type Options struct {
 	SecAgg SecAggOptions
 	// MHE configures the mhe suite.
 	MHE MHEOptions
+	// Federated configures the federated suite.
+	Federated FederatedOptions
 }
 
 func (o Options) reps() int {
@@ -74,7 +76,7 @@ type Suite struct {
 
 // Suites returns every suite, sorted by name.
 func Suites() []Suite {
-	s := []Suite{mheSuite(), secaggSuite(), tensorSuite()}
+	s := []Suite{federatedSuite(), mheSuite(), secaggSuite(), tensorSuite()}
 	sort.Slice(s, func(i, j int) bool { return s[i].Name < s[j].Name })
 	return s
 }

@@ -122,3 +122,29 @@ func TestMHEQuick(t *testing.T) {
 		t.Errorf("encrypt-per-party has no baseline: %+v", r)
 	}
 }
+
+// TestFederatedQuick runs every scenario once with few rounds: each must
+// train without error and beat chance clearly.
+func TestFederatedQuick(t *testing.T) {
+	s, err := Lookup("federated")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	opt := Options{Quick: true, Reps: 1, Federated: FederatedOptions{DataDir: "../testdata/datasets"}}
+	if err := s.Run(context.Background(), opt, func(r Result) { got[r.Case+"/"+r.Metric] = r.Value }); err != nil {
+		t.Fatal(err)
+	}
+	for c, floor := range map[string]float64{
+		"breast-cancer-logreg-fedavg/accuracy": 0.85,
+		"digits-mlp-fedavg/accuracy":           0.5,
+		"breast-cancer-logreg-dp3/accuracy":    0.7,
+	} {
+		if got[c] < floor {
+			t.Errorf("%s = %v after 3 rounds, want at least %v", c, got[c], floor)
+		}
+	}
+	if got["epoch-mlp/time"] <= 0 {
+		t.Error("no epoch time for the MLP")
+	}
+}

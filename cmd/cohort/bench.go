@@ -27,6 +27,8 @@ func benchCommand() *cli.Command {
 			&cli.IntFlag{Name: "params", Usage: "secagg, mhe: values per vector (0: 10^6 for secagg, 2^20 for mhe)"},
 			&cli.IntFlag{Name: "parties", Usage: "mhe: parties (0: 10)"},
 			&cli.IntFlag{Name: "threshold", Usage: "mhe: parties needed to decrypt (0: all)"},
+			&cli.StringFlag{Name: "data", Usage: "federated: folder of the shipped datasets (default testdata/datasets)"},
+			&cli.IntFlag{Name: "seeds", Usage: "federated: seeds each scenario's median is taken over (0: 5)"},
 			&cli.Float64Flag{Name: "dropout", Value: 0.1, Usage: "secagg: fraction of parties that drop after sharing keys"},
 			&cli.Float64Flag{Name: "corruption", Value: 0.05, Usage: "secagg: assumed corruption rate for choosing k and t"},
 			&cli.IntFlag{Name: "k", Usage: "secagg: neighbours per party (0: chosen from --dropout and --corruption)"},
@@ -40,7 +42,7 @@ func benchCommand() *cli.Command {
 				}
 				return nil
 			}
-			for _, f := range []string{"reps", "workers", "clients", "params", "k", "t", "parties", "threshold"} {
+			for _, f := range []string{"reps", "workers", "clients", "params", "k", "t", "parties", "threshold", "seeds"} {
 				if c.Int(f) < 0 {
 					return usageError{fmt.Sprintf("bench: --%s must not be negative", f)}
 				}
@@ -56,7 +58,8 @@ func benchCommand() *cli.Command {
 					Clients: c.Int("clients"), Dropout: c.Float64("dropout"),
 					Corruption: c.Float64("corruption"), K: c.Int("k"), T: c.Int("t"),
 				},
-				MHE: bench.MHEOptions{Parties: c.Int("parties"), Threshold: c.Int("threshold")},
+				MHE:       bench.MHEOptions{Parties: c.Int("parties"), Threshold: c.Int("threshold")},
+				Federated: bench.FederatedOptions{DataDir: c.String("data"), Seeds: c.Int("seeds")},
 			}
 			var suites []bench.Suite
 			for _, name := range c.Args().Slice() {
