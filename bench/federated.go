@@ -8,7 +8,6 @@ import (
 
 	"github.com/cohort-mpc/cohort/federated"
 	"github.com/cohort-mpc/cohort/federated/data"
-	"github.com/cohort-mpc/cohort/federated/dp"
 	"github.com/cohort-mpc/cohort/federated/model"
 	"github.com/cohort-mpc/cohort/federated/train"
 )
@@ -144,7 +143,11 @@ func runScenario(ctx context.Context, sc scenario, dir string, seed uint64) (tra
 	cfg := train.SimConfig{Rounds: sc.rounds, Local: sc.local, Seed: seed, Eval: train.EvalConfig{}}
 	note := fmt.Sprintf("%s, %d sites (label skew α=%g), %d rounds", m.Name(), sc.sites, sc.alpha, sc.rounds)
 	if sc.dpEps > 0 {
-		f, z, err := dpLocal(sc, sites)
+		rows := make([]int, len(sites))
+		for i, s := range sites {
+			rows[i] = s.Rows
+		}
+		f, z, err := train.DPSGD(sc.local, train.DPSGDConfig{Epsilon: sc.dpEps, Delta: 1e-5, Clip: sc.dpClip, Rounds: sc.rounds}, rows)
 		if err != nil {
 			return train.Metrics{}, "", err
 		}
@@ -156,58 +159,6 @@ func runScenario(ctx context.Context, sc scenario, dir string, seed uint64) (tra
 		return train.Metrics{}, "", err
 	}
 	return res.Test.Metrics(), note, nil
-}
-
-// dpLocal returns a DP-SGD local step for the scenario: per-example
-// clipping and Gaussian noise calibrated so that each site's whole job
-// spends sc.dpEps at δ = 1e-5 under the RDP accountant (the smallest site's
-// sampling rate, the largest number of steps, so every site is covered).
-func dpLocal(sc scenario, sites []*federated.Batch) (train.LocalFunc, float64, error) {
-	const delta = 1e-5
-	minRows, maxSteps := sites[0].Rows, 0
-	for _, s := range sites {
-		minRows = min(minRows, s.Rows)
-		maxSteps = max(maxSteps, sc.rounds*sc.local.Epochs*((s.Rows+sc.local.BatchSize-1)/sc.local.BatchSize))
-	}
-	q := float64(sc.local.BatchSize) / float64(minRows)
-	z, err := dp.NoiseMultiplier(sc.dpEps, q, maxSteps, delta)
-	if err != nil {
-		return nil, 0, err
-	}
-	f := func(ctx context.Context, m federated.Model, params []float64, b *federated.Batch, rng *rand.Rand) (train.Update, error) {
-		p := m.NumParams()
-		w := slices.Clone(params)
-		steps := sc.local.Epochs * ((b.Rows + sc.local.BatchSize - 1) / sc.local.BatchSize)
-		idx := make([]int, 0, b.Rows)
-		g := make([]float64, 0)
-		sum := make([]float64, p)
-		for range steps {
-			// Poisson sampling at rate q, as the accountant assumes.
-			idx = idx[:0]
-			for i := range b.Rows {
-				if rng.Float64() < float64(sc.local.BatchSize)/float64(b.Rows) {
-					idx = append(idx, i)
-				}
-			}
-			if len(idx) == 0 {
-				continue
-			}
-			batch := data.Gather(b, idx)
-			g = slices.Grow(g[:0], len(idx)*p)[:len(idx)*p]
-			m.ExampleGrads(w, &batch, g)
-			dp.NoisyClippedSum(sum, g, sc.dpClip, z, rng)
-			scale := sc.local.LearningRate / float64(sc.local.BatchSize)
-			for j := range w {
-				w[j] -= scale * sum[j]
-			}
-		}
-		delta := make([]float64, p)
-		for j := range delta {
-			delta[j] = w[j] - params[j]
-		}
-		return train.Update{Delta: delta, Samples: b.Rows, Loss: m.Loss(w, b, nil)}, nil
-	}
-	return f, z, nil
 }
 
 // epochTimes measures one local epoch of each model on its dataset, with the
