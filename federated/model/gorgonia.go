@@ -61,21 +61,12 @@ func (m *GorgoniaMLP) Predict(params []float64, b *federated.Batch, out []float6
 // grad to its gradient, both computed by a gorgonia graph. It panics as
 // Net.Loss does, and if gorgonia fails (which would be a bug here).
 func (m *GorgoniaMLP) Loss(params []float64, b *federated.Batch, grad []float64) float64 {
-	n := m.net
-	n.checkParams(params)
-	n.checkBatch(b)
-	if grad != nil {
-		if len(grad) != n.nparams {
-			panic(fmt.Sprintf("model: %s: len(grad) = %d, want %d", n.name, len(grad), n.nparams))
-		}
-		clear(grad)
-	}
-	if b.Rows == 0 {
+	if m.net.startLoss(params, b, grad) {
 		return 0
 	}
 	loss, err := m.graph(params, b, grad)
 	if err != nil {
-		panic(fmt.Sprintf("model: %s: gorgonia: %v", n.name, err))
+		panic(fmt.Sprintf("model: %s: gorgonia: %v", m.net.name, err))
 	}
 	return loss
 }

@@ -281,22 +281,23 @@ func (n *Net) headLoss(z []float64, y float64, delta []float64) float64 {
 		return 0.5 * d * d
 	}
 	c := n.classIndex(y, len(z))
-	m := z[0]
-	for _, v := range z[1:] {
-		m = max(m, v)
-	}
-	var s float64
-	for k, v := range z {
-		e := math.Exp(v - m)
-		delta[k] = e
-		s += e
-	}
-	inv := 1 / s
-	for k := range z {
-		delta[k] *= inv
-	}
+	lse := softmax(delta, z)
 	delta[c]--
-	return m + math.Log(s) - z[c]
+	return lse - z[c]
+}
+
+// startLoss checks the arguments of a Loss call (panicking as Loss
+// documents), zeroes grad, and reports whether the batch is empty.
+func (n *Net) startLoss(params []float64, b *federated.Batch, grad []float64) (empty bool) {
+	n.checkParams(params)
+	n.checkBatch(b)
+	if grad != nil {
+		if len(grad) != n.nparams {
+			panic(fmt.Sprintf("model: %s: len(grad) = %d, want %d", n.name, len(grad), n.nparams))
+		}
+		clear(grad)
+	}
+	return b.Rows == 0
 }
 
 func (n *Net) classIndex(y float64, classes int) int {
@@ -353,15 +354,7 @@ func (n *Net) backward(params, x []float64, s *scratch, grad []float64) {
 // if len(params) or len(grad) != NumParams(), if b does not have the model's
 // number of features, or (softmax head) if a target is not a class index.
 func (n *Net) Loss(params []float64, b *federated.Batch, grad []float64) float64 {
-	n.checkParams(params)
-	n.checkBatch(b)
-	if grad != nil {
-		if len(grad) != n.nparams {
-			panic(fmt.Sprintf("model: %s: len(grad) = %d, want %d", n.name, len(grad), n.nparams))
-		}
-		clear(grad)
-	}
-	if b.Rows == 0 {
+	if n.startLoss(params, b, grad) {
 		return 0
 	}
 	s := n.newScratch()
@@ -446,8 +439,9 @@ func softplus(z float64) float64 {
 	return max(z, 0) + math.Log1p(math.Exp(-math.Abs(z)))
 }
 
-// softmax writes the softmax of z into dst.
-func softmax(dst, z []float64) {
+// softmax writes the softmax of z into dst and returns log Σ exp(z), both
+// computed after subtracting max(z) so that no exponential overflows.
+func softmax(dst, z []float64) float64 {
 	m := z[0]
 	for _, v := range z[1:] {
 		m = max(m, v)
@@ -462,6 +456,7 @@ func softmax(dst, z []float64) {
 	for k := range dst {
 		dst[k] *= inv
 	}
+	return m + math.Log(s)
 }
 
 // dot returns Σ a[i]·b[i]; len(b) ≥ len(a).
