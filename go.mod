@@ -3,6 +3,7 @@ module github.com/cohort-mpc/cohort
 go 1.26.0
 
 require (
+	github.com/BurntSushi/toml v1.6.0
 	github.com/rogpeppe/go-internal v1.16.0
 	github.com/tuneinsight/lattigo/v6 v6.2.0
 	github.com/urfave/cli/v2 v2.27.7

@@ -4,5 +4,8 @@
 // protocols packages over a Transport (in memory for simulation and tests,
 // gRPC through the node package) and reports auditable events to a Recorder.
 //
+// A job is described by a TOML file that ParseJob and LoadJob validate in
+// full, reporting every mistake with its key.
+//
 // It holds no cryptography or model mathematics itself.
 package engine
