@@ -533,25 +533,52 @@ func (d *wireDecoder) encShares() ([]EncryptedShare, error) {
 }
 
 // ---------------------------------------------------------------------------
+// ShareKeys and ShareBundle share one layout: the round, one party (the
+// sender or the receiver) and the encrypted shares.
+
+// appendPartyShares encodes a ShareKeys or ShareBundle.
+func appendPartyShares(b []byte, typ byte, msg, field string, round *RoundID, party uint32, shares []EncryptedShare) ([]byte, error) {
+	if err := wireCheckParty(msg, field, party); err != nil {
+		return nil, err
+	}
+	if err := wireCheckEncShares(msg, shares); err != nil {
+		return nil, err
+	}
+	b = wireAppendHeader(b, typ)
+	b = append(b, round[:]...)
+	b = wireAppendU32(b, party)
+	return wireAppendEncShares(b, shares), nil
+}
+
+// partySharesSize is the encoded size of a ShareKeys or ShareBundle.
+func partySharesSize(shares []EncryptedShare) int {
+	return wireHeaderSize + 32 + 4 + wireEncSharesSize(shares)
+}
+
+// partyShares decodes the body of a ShareKeys or ShareBundle.
+func (d *wireDecoder) partyShares(round *RoundID, party *uint32, field string, shares *[]EncryptedShare) error {
+	if !d.fixed(round[:]) {
+		return d.truncated("Round")
+	}
+	if err := d.party(party, wirePath{}, field); err != nil {
+		return err
+	}
+	var err error
+	*shares, err = d.encShares()
+	return err
+}
+
+// ---------------------------------------------------------------------------
 // ShareKeys
 
 // AppendBinary implements encoding.BinaryAppender.
 func (m ShareKeys) AppendBinary(b []byte) ([]byte, error) {
-	if err := wireCheckParty("ShareKeys", "Sender", m.Sender); err != nil {
-		return nil, err
-	}
-	if err := wireCheckEncShares("ShareKeys", m.Shares); err != nil {
-		return nil, err
-	}
-	b = wireAppendHeader(b, wireTypeShareKeys)
-	b = append(b, m.Round[:]...)
-	b = wireAppendU32(b, m.Sender)
-	return wireAppendEncShares(b, m.Shares), nil
+	return appendPartyShares(b, wireTypeShareKeys, "ShareKeys", "Sender", &m.Round, m.Sender, m.Shares)
 }
 
 // MarshalBinary implements encoding.BinaryMarshaler.
 func (m ShareKeys) MarshalBinary() ([]byte, error) {
-	return m.AppendBinary(make([]byte, 0, wireHeaderSize+32+4+wireEncSharesSize(m.Shares)))
+	return m.AppendBinary(make([]byte, 0, partySharesSize(m.Shares)))
 }
 
 // UnmarshalBinary implements encoding.BinaryUnmarshaler. On error *m is
@@ -559,17 +586,7 @@ func (m ShareKeys) MarshalBinary() ([]byte, error) {
 // ciphertext as a nil Ciphertext.
 func (m *ShareKeys) UnmarshalBinary(data []byte) error {
 	return unmarshalWire(data, "ShareKeys", wireTypeShareKeys, func(d *wireDecoder, v *ShareKeys, _ wirePath) error {
-		if !d.fixed(v.Round[:]) {
-			return d.truncated("Round")
-		}
-		if err := d.party(&v.Sender, wirePath{}, "Sender"); err != nil {
-			return err
-		}
-		var err error
-		if v.Shares, err = d.encShares(); err != nil {
-			return err
-		}
-		return nil
+		return d.partyShares(&v.Round, &v.Sender, "Sender", &v.Shares)
 	}, m)
 }
 
@@ -578,21 +595,12 @@ func (m *ShareKeys) UnmarshalBinary(data []byte) error {
 
 // AppendBinary implements encoding.BinaryAppender.
 func (m ShareBundle) AppendBinary(b []byte) ([]byte, error) {
-	if err := wireCheckParty("ShareBundle", "Receiver", m.Receiver); err != nil {
-		return nil, err
-	}
-	if err := wireCheckEncShares("ShareBundle", m.Shares); err != nil {
-		return nil, err
-	}
-	b = wireAppendHeader(b, wireTypeShareBundle)
-	b = append(b, m.Round[:]...)
-	b = wireAppendU32(b, m.Receiver)
-	return wireAppendEncShares(b, m.Shares), nil
+	return appendPartyShares(b, wireTypeShareBundle, "ShareBundle", "Receiver", &m.Round, m.Receiver, m.Shares)
 }
 
 // MarshalBinary implements encoding.BinaryMarshaler.
 func (m ShareBundle) MarshalBinary() ([]byte, error) {
-	return m.AppendBinary(make([]byte, 0, wireHeaderSize+32+4+wireEncSharesSize(m.Shares)))
+	return m.AppendBinary(make([]byte, 0, partySharesSize(m.Shares)))
 }
 
 // UnmarshalBinary implements encoding.BinaryUnmarshaler. On error *m is
@@ -600,17 +608,7 @@ func (m ShareBundle) MarshalBinary() ([]byte, error) {
 // ciphertext as a nil Ciphertext.
 func (m *ShareBundle) UnmarshalBinary(data []byte) error {
 	return unmarshalWire(data, "ShareBundle", wireTypeShareBundle, func(d *wireDecoder, v *ShareBundle, _ wirePath) error {
-		if !d.fixed(v.Round[:]) {
-			return d.truncated("Round")
-		}
-		if err := d.party(&v.Receiver, wirePath{}, "Receiver"); err != nil {
-			return err
-		}
-		var err error
-		if v.Shares, err = d.encShares(); err != nil {
-			return err
-		}
-		return nil
+		return d.partyShares(&v.Round, &v.Receiver, "Receiver", &v.Shares)
 	}, m)
 }
 
