@@ -2,7 +2,8 @@ package data
 
 import (
 	"fmt"
-	"path/filepath"
+	"io/fs"
+	"os"
 	"strconv"
 )
 
@@ -47,7 +48,12 @@ func BreastCancerSchema() Schema {
 // dir/breast_cancer.csv: 569 rows, 30 features, 2 classes (212 malignant,
 // 357 benign).
 func BreastCancer(dir string) (*Dataset, error) {
-	return LoadFile(filepath.Join(dir, BreastCancerFile), BreastCancerSchema())
+	return BreastCancerFS(os.DirFS(dir))
+}
+
+// BreastCancerFS is BreastCancer reading breast_cancer.csv from fsys.
+func BreastCancerFS(fsys fs.FS) (*Dataset, error) {
+	return LoadFS(fsys, BreastCancerFile, BreastCancerSchema())
 }
 
 // DigitsSchema is the schema of digits.csv.gz: 64 Int pixel columns
@@ -70,7 +76,12 @@ func DigitsSchema() Schema {
 // Digits loads the UCI optical digits (8x8 images) from dir/digits.csv.gz:
 // 1797 rows, 64 features, 10 classes.
 func Digits(dir string) (*Dataset, error) {
-	return LoadFile(filepath.Join(dir, DigitsFile), DigitsSchema())
+	return DigitsFS(os.DirFS(dir))
+}
+
+// DigitsFS is Digits reading digits.csv.gz from fsys.
+func DigitsFS(fsys fs.FS) (*Dataset, error) {
+	return LoadFS(fsys, DigitsFile, DigitsSchema())
 }
 
 // DiabetesSchema is the schema of diabetes_data_raw.csv.gz: ten
@@ -89,12 +100,17 @@ func DiabetesSchema() Schema {
 // dir/diabetes_data_raw.csv.gz and its targets from
 // dir/diabetes_target.csv.gz: 442 rows, 10 features, a regression target.
 func Diabetes(dir string) (*Dataset, error) {
-	d, err := LoadFile(filepath.Join(dir, DiabetesDataFile), DiabetesSchema())
+	return DiabetesFS(os.DirFS(dir))
+}
+
+// DiabetesFS is Diabetes reading its two files from fsys.
+func DiabetesFS(fsys fs.FS) (*Dataset, error) {
+	d, err := LoadFS(fsys, DiabetesDataFile, DiabetesSchema())
 	if err != nil {
 		return nil, err
 	}
 	ts := Schema{Columns: []Column{{Name: "target", Type: Float}}, Label: "target", Comma: ' '}
-	t, err := LoadFile(filepath.Join(dir, DiabetesTargetFile), ts)
+	t, err := LoadFS(fsys, DiabetesTargetFile, ts)
 	if err != nil {
 		return nil, err
 	}

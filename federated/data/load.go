@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math"
 	"os"
 	"slices"
@@ -40,7 +41,25 @@ func (e *RowError) Unwrap() error { return ErrRow }
 // LoadFile loads the file at path with Load, decompressing it first if its
 // name ends in ".gz".
 func LoadFile(path string, s Schema) (*Dataset, error) {
-	f, err := os.Open(path)
+	return loadFS(nil, path, s)
+}
+
+// LoadFS is LoadFile reading path from fsys.
+func LoadFS(fsys fs.FS, path string, s Schema) (*Dataset, error) {
+	if fsys == nil {
+		return nil, fmt.Errorf("data: %s: no file system", path)
+	}
+	return loadFS(fsys, path, s)
+}
+
+func loadFS(fsys fs.FS, path string, s Schema) (*Dataset, error) {
+	var f fs.File
+	var err error
+	if fsys == nil {
+		f, err = os.Open(path)
+	} else {
+		f, err = fsys.Open(path)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("data: %w", err)
 	}

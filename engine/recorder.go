@@ -1,0 +1,118 @@
+package engine
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// Recorder receives the events of a job that an auditor cares about. The
+// ledger package implements it; every method is called by the aggregator
+// in order, and an error stops the job (nothing happens that is not
+// recorded).
+type Recorder interface {
+	JobProposed(ctx context.Context, e *JobProposed) error
+	SiteDecided(ctx context.Context, e *SiteDecided) error
+	RoundCommitted(ctx context.Context, e *RoundCommitted) error
+	JobFinished(ctx context.Context, e *JobFinished) error
+}
+
+// JobProposed records a proposal: the job, the hash of its file, its seed
+// and roster.
+type JobProposed struct {
+	Job      JobID
+	Name     string
+	FileHash [32]byte
+	Seed     uint64
+	Mode     PrivacyMode
+	Roster   []Peer
+	Time     time.Time
+}
+
+// SiteDecided records a site's decision on a proposal. A site that did not
+// answer before the deadline is recorded as refusing with that reason.
+type SiteDecided struct {
+	Job    JobID
+	Site   Peer
+	Accept bool
+	Reason string
+	Rows   int
+	Time   time.Time
+}
+
+// RoundCommitted records a completed round: the hash of the new global
+// model, who contributed, and the record-level ε each contributor has spent
+// in this job so far (NaN without record-level DP).
+type RoundCommitted struct {
+	Job          JobID
+	Round        int
+	Attempt      int
+	ModelHash    [32]byte
+	Contributors []Peer
+	Epsilon      []float64 // by contributor
+	Time         time.Time
+}
+
+// JobFinished records the end of a job: its final model's hash and metrics,
+// or the reason it failed.
+type JobFinished struct {
+	Job       JobID
+	Rounds    int
+	ModelHash [32]byte
+	Loss      float64
+	Accuracy  float64
+	AUC       float64
+	Err       string
+	Time      time.Time
+}
+
+// MemoryRecorder keeps the events in memory, for tests and simulations.
+type MemoryRecorder struct {
+	mu struct {
+		sync.Mutex
+		proposed []JobProposed
+		decided  []SiteDecided
+		rounds   []RoundCommitted
+		finished []JobFinished
+	}
+}
+
+// JobProposed implements Recorder.
+func (r *MemoryRecorder) JobProposed(_ context.Context, e *JobProposed) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.mu.proposed = append(r.mu.proposed, *e)
+	return nil
+}
+
+// SiteDecided implements Recorder.
+func (r *MemoryRecorder) SiteDecided(_ context.Context, e *SiteDecided) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.mu.decided = append(r.mu.decided, *e)
+	return nil
+}
+
+// RoundCommitted implements Recorder.
+func (r *MemoryRecorder) RoundCommitted(_ context.Context, e *RoundCommitted) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.mu.rounds = append(r.mu.rounds, *e)
+	return nil
+}
+
+// JobFinished implements Recorder.
+func (r *MemoryRecorder) JobFinished(_ context.Context, e *JobFinished) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.mu.finished = append(r.mu.finished, *e)
+	return nil
+}
+
+// Events returns copies of what was recorded so far.
+func (r *MemoryRecorder) Events() ([]JobProposed, []SiteDecided, []RoundCommitted, []JobFinished) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]JobProposed(nil), r.mu.proposed...), append([]SiteDecided(nil), r.mu.decided...),
+		append([]RoundCommitted(nil), r.mu.rounds...), append([]JobFinished(nil), r.mu.finished...)
+}
