@@ -54,6 +54,11 @@ type AggregatorConfig struct {
 	Progress func(Progress)
 	// MaxAttempts per round (default DefaultMaxAttempts).
 	MaxAttempts int
+	// Reconnect is how long a round waits for a sampled site that is not
+	// connected, once the job has run a round in this process (default
+	// 2 s: two of a site's longest redial backoffs). The first round after
+	// a start or resume waits up to the job's setup deadline.
+	Reconnect time.Duration
 	// Log receives the aggregator's log lines (nil: discarded).
 	Log *slog.Logger
 }
@@ -126,6 +131,9 @@ func NewAggregator(cfg AggregatorConfig, ln Listener) (*Aggregator, func(), erro
 	}
 	if cfg.MaxAttempts <= 0 {
 		cfg.MaxAttempts = DefaultMaxAttempts
+	}
+	if cfg.Reconnect <= 0 {
+		cfg.Reconnect = 2 * time.Second
 	}
 	a := &Aggregator{cfg: cfg, ln: ln, seed: cfg.Seed, log: cfg.Log, inbox: make(chan inbound, 1<<12), done: make(chan struct{})}
 	if a.log == nil {
@@ -216,6 +224,8 @@ type run struct {
 	seed     uint64
 	start    time.Time
 	dpZ      map[uint32]float64
+	// warm is set once a round has waited for its sites in this process.
+	warm bool
 	// lastScale is the weight divisor of the last aggregate (see scale).
 	lastScale uint32
 }
@@ -521,12 +531,19 @@ func (r *run) setup(ctx context.Context) error {
 // attempts runs a round until an attempt succeeds or MaxAttempts fail.
 func (r *run) attempts(ctx context.Context, round uint32, purpose Purpose) (real, ints []float64, contributors []uint32, err error) {
 	for try := 0; try < r.a.cfg.MaxAttempts; try++ {
+		if err := ctx.Err(); err != nil {
+			return nil, nil, nil, err
+		}
 		r.st.Attempts++
 		if err := r.save(); err != nil { // never reuse an attempt number
 			return nil, nil, nil, err
 		}
-		members := r.sample(round)
-		members = r.waitConnected(ctx, members, r.job.Deadlines.Setup)
+		wait := r.job.Deadlines.Setup
+		if r.warm {
+			wait = min(wait, r.a.cfg.Reconnect)
+		}
+		members := r.waitConnected(ctx, r.sample(round), wait)
+		r.warm = true
 		if len(members) < r.job.Sites.Quorum {
 			err = fmt.Errorf("%w: %d of the round's sites are connected, the quorum is %d", ErrQuorum, len(members), r.job.Sites.Quorum)
 		} else {

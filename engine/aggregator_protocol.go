@@ -159,19 +159,24 @@ func (r *run) aggregate(ctx context.Context, round, attempt uint32, purpose Purp
 func (r *run) plainRound(ctx context.Context, round, attempt uint32, members []uint32, l layout,
 	start func(uint32) (*Message, error), phase string) ([]float64, []float64, []uint32, error) {
 	sent := r.broadcast(ctx, round, attempt, members, start)
-	sum := make([]float64, l.len())
-	got, err := r.collect(ctx, round, attempt, KindPlainVector, sent, r.job.Deadlines.Train, phase, func(_ uint32, b []byte) error {
+	vecs := map[uint32][]float64{}
+	got, err := r.collect(ctx, round, attempt, KindPlainVector, sent, r.job.Deadlines.Train, phase, func(s uint32, b []byte) error {
 		v, err := decodeFloats(b, "plain vector", l.len())
 		if err != nil {
 			return err
 		}
-		for i, x := range v {
-			sum[i] += x
-		}
+		vecs[s] = v
 		return nil
 	})
 	if err != nil {
 		return nil, nil, nil, err
+	}
+	// Sum in roster order, not arrival order, so a run is reproducible.
+	sum := make([]float64, l.len())
+	for _, s := range got {
+		for i, x := range vecs[s] {
+			sum[i] += x
+		}
 	}
 	return sum[:l.real], sum[l.real:], got, nil
 }

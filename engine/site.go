@@ -222,6 +222,7 @@ type siteJob struct {
 	dpRounds   int               // rounds trained with record-level DP
 	dpCharged  map[uint32]bool
 	dpZ        float64
+	dpLocal    train.LocalFunc // DP-SGD, calibrated once per job
 	cur        *siteRound
 	sealKey    *sealed.Key
 	sealAnn    *sealed.Announcement
@@ -523,11 +524,15 @@ func (s *Site) train(ctx context.Context, j *siteJob, round uint32, st *RoundSta
 		return train.Train(ctx, m, p, b, job.Local, rng)
 	}
 	if job.RecordDP != nil {
-		f, z, err := train.DPSGD(job.Local, train.DPSGDConfig{Epsilon: job.RecordDP.Epsilon, Delta: job.RecordDP.Delta,
-			Clip: job.RecordDP.Clip, Rounds: job.Rounds}, []int{j.train.Rows})
-		if err != nil {
-			return train.Update{}, err
+		if j.dpLocal == nil { // calibrate once per job: the noise search is slow
+			f, z, err := train.DPSGD(job.Local, train.DPSGDConfig{Epsilon: job.RecordDP.Epsilon, Delta: job.RecordDP.Delta,
+				Clip: job.RecordDP.Clip, Rounds: job.Rounds}, []int{j.train.Rows})
+			if err != nil {
+				return train.Update{}, err
+			}
+			j.dpLocal, j.dpZ = f, z
 		}
+		z := j.dpZ
 		if j.dpRounds >= job.Rounds {
 			return train.Update{}, fmt.Errorf("engine: record-level DP was calibrated for %d rounds, all spent", job.Rounds)
 		}
@@ -543,8 +548,7 @@ func (s *Site) train(ctx context.Context, j *siteJob, round uint32, st *RoundSta
 			return train.Update{}, err
 		}
 		j.dpRounds++
-		j.dpZ = z
-		local = f
+		local = j.dpLocal
 	}
 	if job.SiteDP != nil {
 		z := job.SiteDP.NoiseMultiplier

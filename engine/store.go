@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"os"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -149,7 +150,7 @@ type Store struct {
 
 // OpenStore opens (creating if needed) the store in dir.
 func OpenStore(dir string) (*Store, error) {
-	db, err := pebble.Open(dir, &pebble.Options{})
+	db, err := pebble.Open(dir, &pebble.Options{Logger: quietLogger{}})
 	if err != nil {
 		return nil, fmt.Errorf("engine: open job store %s: %w", dir, err)
 	}
@@ -208,4 +209,16 @@ func (s *Store) Jobs() ([]JobID, error) {
 		}
 	}
 	return ids, it.Error()
+}
+
+// quietLogger drops Pebble's informational lines and keeps its errors.
+type quietLogger struct{}
+
+func (quietLogger) Infof(string, ...any) {}
+func (quietLogger) Errorf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "pebble: "+format+"\n", args...)
+}
+func (quietLogger) Fatalf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "pebble: "+format+"\n", args...)
+	os.Exit(1)
 }

@@ -45,7 +45,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		ExitErrHandler: func(*cli.Context, error) {},
 		Commands: []*cli.Command{
 			benchCommand(),
+			demoCommand(),
 			dpCommand(),
+			simulateCommand(),
 			versionCommand(),
 		},
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
