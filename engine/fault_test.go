@@ -82,10 +82,6 @@ func runSim(t *testing.T, ctx context.Context, sim *Simulation, tr Transport, jo
 	return a.Run(ctx, job, sim.Peers)
 }
 
-func faultJob(mode string) []byte {
-	return demoJob(mode, 3, "")
-}
-
 // TestDropoutEachPhase kills one of four sites at each message it sends in
 // round 2 (or in setup), in each privacy mode: the job must finish, the
 // victim must be missing from the rounds after, and the model must still

@@ -393,13 +393,11 @@ func (s *Site) newJob(id JobID, job *Job, roster []Peer, me uint32, agg Peer) (*
 }
 
 func hashFloats(v []float64) [32]byte {
-	h := sha256.New()
-	var b [8]byte
-	for _, x := range v {
-		binary.BigEndian.PutUint64(b[:], math.Float64bits(x))
-		h.Write(b[:])
+	b := make([]byte, 8*len(v))
+	for i, x := range v {
+		binary.BigEndian.PutUint64(b[8*i:], math.Float64bits(x))
 	}
-	return [32]byte(h.Sum(nil))
+	return sha256.Sum256(b)
 }
 
 func (s *Site) roundStart(ctx context.Context, j *siteJob, m *Message) ([]*Message, error) {

@@ -28,7 +28,7 @@ type Peer struct {
 //
 // Messages of any size up to MaxMessage travel whole through Send and Recv;
 // an implementation cuts them into frames of at most MaxFrame payload bytes
-// (EncodeFrames, Assembler) so that a 10^7-parameter model never needs one
+// (SplitMessage, Assembler) so that a 10^7-parameter model never needs one
 // huge transport message.
 type Transport interface {
 	// Dial opens a connection from the site self to the aggregator at

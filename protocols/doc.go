@@ -5,6 +5,8 @@
 //
 //   - protocols/secagg: SecAgg+ secure aggregation with dropout recovery.
 //   - protocols/mhe: multiparty threshold CKKS on Lattigo.
+//   - protocols/sealed: end-to-end sealed payloads between parties, relayed
+//     by an untrusted aggregator (the mhe threshold shares).
 //   - protocols/dkg: distributed key generation and threshold signatures.
 //
 // This package holds what they share: PartyError, the error that names the

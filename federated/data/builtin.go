@@ -48,7 +48,11 @@ func BreastCancerSchema() Schema {
 // dir/breast_cancer.csv: 569 rows, 30 features, 2 classes (212 malignant,
 // 357 benign).
 func BreastCancer(dir string) (*Dataset, error) {
-	return BreastCancerFS(os.DirFS(dir))
+	d, err := BreastCancerFS(os.DirFS(dir))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", dir, err)
+	}
+	return d, nil
 }
 
 // BreastCancerFS is BreastCancer reading breast_cancer.csv from fsys.
@@ -76,7 +80,11 @@ func DigitsSchema() Schema {
 // Digits loads the UCI optical digits (8x8 images) from dir/digits.csv.gz:
 // 1797 rows, 64 features, 10 classes.
 func Digits(dir string) (*Dataset, error) {
-	return DigitsFS(os.DirFS(dir))
+	d, err := DigitsFS(os.DirFS(dir))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", dir, err)
+	}
+	return d, nil
 }
 
 // DigitsFS is Digits reading digits.csv.gz from fsys.
@@ -100,7 +108,11 @@ func DiabetesSchema() Schema {
 // dir/diabetes_data_raw.csv.gz and its targets from
 // dir/diabetes_target.csv.gz: 442 rows, 10 features, a regression target.
 func Diabetes(dir string) (*Dataset, error) {
-	return DiabetesFS(os.DirFS(dir))
+	d, err := DiabetesFS(os.DirFS(dir))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", dir, err)
+	}
+	return d, nil
 }
 
 // DiabetesFS is Diabetes reading its two files from fsys.
