@@ -261,7 +261,7 @@ func (r *run) secaggRound(ctx context.Context, round, attempt uint32, purpose Pu
 		}
 		return marshalMessage(KindSABundle, bd)
 	})
-	alive, err = r.collect(ctx, round, attempt, KindSAMasked, sent, rec, "masked input", func(s uint32, b []byte) error {
+	_, err = r.collect(ctx, round, attempt, KindSAMasked, sent, rec, "masked input", func(s uint32, b []byte) error {
 		var m secagg.MaskedInput
 		if err := m.UnmarshalBinary(b); err != nil {
 			return err
@@ -274,7 +274,6 @@ func (r *run) secaggRound(ctx context.Context, round, attempt uint32, purpose Pu
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	_ = alive
 	sl, err := srv.SurvivorList()
 	if err != nil {
 		return nil, nil, nil, err

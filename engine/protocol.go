@@ -135,7 +135,7 @@ func mheSlots(real []float64, ints []int64, scale uint32) []float64 {
 	v := append([]float64(nil), real...)
 	for i, x := range ints {
 		d := float64(scale)
-		if i == 1 && len(ints) > 2 {
+		if i == 1 { // the loss sum
 			d *= LossCap * (1 << lossFracBits)
 		}
 		v = append(v, float64(x)/d)
@@ -149,7 +149,7 @@ func mheUnslot(sum []float64, realLen int, scale uint32) ([]float64, []float64) 
 	ints := make([]float64, len(sum)-realLen)
 	for i, x := range sum[realLen:] {
 		d := float64(scale)
-		if i == 1 && len(ints) > 2 {
+		if i == 1 { // the loss sum
 			d *= LossCap * (1 << lossFracBits)
 		}
 		ints[i] = math.Round(x * d)
