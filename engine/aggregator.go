@@ -3,6 +3,7 @@ package engine
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	crand "crypto/rand"
 	"crypto/sha256"
 	"errors"
@@ -17,6 +18,7 @@ import (
 	"github.com/cohort-mpc/cohort/federated"
 	"github.com/cohort-mpc/cohort/federated/data"
 	"github.com/cohort-mpc/cohort/federated/train"
+	"github.com/cohort-mpc/cohort/ledger"
 	"github.com/cohort-mpc/cohort/tensor"
 )
 
@@ -46,6 +48,10 @@ type AggregatorConfig struct {
 	Store *Store
 	// Recorder receives the auditable events; nil records nothing.
 	Recorder Recorder
+	// Checkpoints, if not nil, is the aggregator's ledger: at the end of
+	// each job it signs a checkpoint and asks the job's sites to witness
+	// (cosign) it. Usually the same *ledger.Log as Recorder.
+	Checkpoints Checkpointer
 	// Seed keys the aggregator's random choices (job seeds, site sampling
 	// where the job has no seed, release keys). Zero draws one.
 	Seed [32]byte
@@ -84,6 +90,10 @@ type Result struct {
 	Rounds  []RoundRecord
 	Sites   []SiteResult
 	Elapsed time.Duration
+	// Checkpoint is the aggregator's ledger checkpoint after the job, with
+	// the cosignatures of the sites that witnessed it (nil without
+	// AggregatorConfig.Checkpoints).
+	Checkpoint []byte
 }
 
 // SiteResult is one site's part in a job.
@@ -111,8 +121,26 @@ type Aggregator struct {
 
 	mu struct {
 		sync.Mutex
-		conns map[string]Conn // by peer key
+		conns     map[string]Conn   // by peer key
+		witnessed map[string]uint64 // by peer key: the size it last cosigned
 	}
+}
+
+// witnessedSize is the size of the aggregator's ledger that the site with
+// key last cosigned in this process (0 if unknown: the site's reply says).
+func (a *Aggregator) witnessedSize(key ed25519.PublicKey) uint64 {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.mu.witnessed[string(key)]
+}
+
+func (a *Aggregator) setWitnessed(key ed25519.PublicKey, size uint64) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.mu.witnessed == nil {
+		a.mu.witnessed = make(map[string]uint64)
+	}
+	a.mu.witnessed[string(key)] = size
 }
 
 type inbound struct {
@@ -328,7 +356,7 @@ func (r *run) fail(ctx context.Context, err error) error {
 		}
 	}
 	if rec := r.a.cfg.Recorder; rec != nil {
-		if rerr := rec.JobFinished(ctx, &JobFinished{Job: r.st.ID, Rounds: len(r.st.History), Err: err.Error(),
+		if rerr := rec.JobFinished(ctx, &JobFinished{Job: ledger.JobID(r.st.ID), Rounds: len(r.st.History), Err: err.Error(),
 			Loss: math.NaN(), Accuracy: math.NaN(), AUC: math.NaN(), Time: time.Now()}); rerr != nil {
 			return errors.Join(err, rerr)
 		}
@@ -343,8 +371,8 @@ func (r *run) propose(ctx context.Context) error {
 	if rec := a.cfg.Recorder; rec != nil {
 		var p Proposal
 		_ = p.UnmarshalBinary(r.st.Proposal)
-		if err := rec.JobProposed(ctx, &JobProposed{Job: r.st.ID, Name: r.job.Name, FileHash: sha256.Sum256(p.JobFile),
-			Seed: r.seed, Mode: r.job.Privacy, Roster: r.roster, Time: time.Now()}); err != nil {
+		if err := rec.JobProposed(ctx, &JobProposed{Job: ledger.JobID(r.st.ID), Name: r.job.Name, FileHash: sha256.Sum256(p.JobFile),
+			Seed: r.seed, Mode: string(r.job.Privacy), Roster: parties(r.roster), Time: time.Now()}); err != nil {
 			return err
 		}
 	}
@@ -405,7 +433,7 @@ func (r *run) propose(ctx context.Context) error {
 			accepted++
 		}
 		if rec := a.cfg.Recorder; rec != nil {
-			if err := rec.SiteDecided(ctx, &SiteDecided{Job: r.st.ID, Site: r.roster[i], Accept: d.Accept, Reason: d.Reason,
+			if err := rec.SiteDecided(ctx, &SiteDecided{Job: ledger.JobID(r.st.ID), Site: ledger.Party(r.roster[i]), Accept: d.Accept, Reason: d.Reason,
 				Rows: int(d.TrainRows), Time: time.Now()}); err != nil {
 				return err
 			}
@@ -660,8 +688,8 @@ func (r *run) round(ctx context.Context, round uint32) error {
 		return err
 	}
 	if rc := r.a.cfg.Recorder; rc != nil {
-		if err := rc.RoundCommitted(ctx, &RoundCommitted{Job: r.st.ID, Round: int(round), Attempt: int(rec.Attempt),
-			ModelHash: rec.ModelHash, Contributors: peers, Epsilon: eps, Time: time.Now()}); err != nil {
+		if err := rc.RoundCommitted(ctx, &RoundCommitted{Job: ledger.JobID(r.st.ID), Round: int(round), Attempt: int(rec.Attempt),
+			ModelHash: rec.ModelHash, Contributors: parties(peers), Epsilon: eps, Time: time.Now()}); err != nil {
 			return err
 		}
 	}
@@ -729,10 +757,17 @@ func (r *run) finish(ctx context.Context) (*Result, error) {
 		if n := len(r.st.History); n > 0 {
 			last = r.st.History[n-1].Test
 		}
-		if err := rc.JobFinished(ctx, &JobFinished{Job: r.st.ID, Rounds: len(r.st.History), ModelHash: hashFloats(r.st.Model),
+		if err := rc.JobFinished(ctx, &JobFinished{Job: ledger.JobID(r.st.ID), Rounds: len(r.st.History), ModelHash: hashFloats(r.st.Model),
 			Loss: last.Loss, Accuracy: last.Accuracy, AUC: last.AUC, Time: time.Now()}); err != nil {
 			return nil, err
 		}
+	}
+	if r.a.cfg.Checkpoints != nil {
+		cp, err := r.cosign(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("engine: witnessing the ledger: %w", err)
+		}
+		res.Checkpoint = cp
 	}
 	return res, nil
 }

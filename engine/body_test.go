@@ -35,7 +35,8 @@ func sampleBodies(t testing.TB) map[string][]byte {
 	return map[string][]byte{"proposal": p, "decision": d, "round": rs, "state": sb,
 		"setup":  (&mheSetupBody{Parties: []uint32{0, 1}, T: 2, Keys: [][]byte{{1}, {2}}}).marshal(),
 		"lists":  marshalByteLists([]byte{1}, nil, []byte{2, 3}),
-		"floats": encodeFloats([]float64{1, 2.5})}
+		"floats": encodeFloats([]float64{1, 2.5}),
+		"cosign": mustMarshal(t, &CosignReply{Status: Cosigned, Cosignature: []byte("— w sig\n")})}
 }
 
 // decodeAny decodes b as the named body and re-encodes it.
@@ -83,11 +84,26 @@ func decodeAny(name string, b []byte) ([]byte, error) {
 			return nil, err
 		}
 		return encodeFloats(v), nil
+	case "cosign":
+		var c CosignReply
+		if err := c.UnmarshalBinary(b); err != nil {
+			return nil, err
+		}
+		return c.MarshalBinary()
 	}
 	panic("unknown body " + name)
 }
 
-var bodyNames = []string{"proposal", "decision", "round", "state", "setup", "lists", "floats"}
+var bodyNames = []string{"proposal", "decision", "round", "state", "setup", "lists", "floats", "cosign"}
+
+func mustMarshal(t testing.TB, m interface{ MarshalBinary() ([]byte, error) }) []byte {
+	t.Helper()
+	b, err := m.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
 
 func TestBodiesRoundTrip(t *testing.T) {
 	for name, b := range sampleBodies(t) {

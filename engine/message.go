@@ -62,6 +62,11 @@ const (
 	// Plain mode.
 	KindPlainVector // S→A the update in the clear
 
+	// Witnessing (bodies: a C2SP tlog-witness add-checkpoint request, and a
+	// CosignReply).
+	KindCheckpoint  // A→S the aggregator's ledger checkpoint to cosign
+	KindCosignature // S→A CosignReply
+
 	kindEnd
 )
 
@@ -72,7 +77,7 @@ var kindNames = [...]string{
 	KindSAShareKeys: "secagg-share-keys", KindSABundle: "secagg-bundle",
 	KindSAMasked: "secagg-masked", KindSASurvivors: "secagg-survivors",
 	KindSAConsistency: "secagg-consistency", KindSAUnmaskReq: "secagg-unmask-request",
-	KindSAUnmask: "secagg-unmask", KindMHESetup: "mhe-setup", KindMHEKeyGen: "mhe-keygen",
+	KindSAUnmask: "secagg-unmask", KindCheckpoint: "checkpoint", KindCosignature: "cosignature", KindMHESetup: "mhe-setup", KindMHEKeyGen: "mhe-keygen",
 	KindMHEShares: "mhe-shares", KindMHEReady: "mhe-ready", KindMHEPublicKey: "mhe-public-key",
 	KindMHEVector: "mhe-vector", KindMHEReleaseReq: "mhe-release-request",
 	KindMHERelease: "mhe-release", KindPlainVector: "plain-vector",

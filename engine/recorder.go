@@ -3,7 +3,8 @@ package engine
 import (
 	"context"
 	"sync"
-	"time"
+
+	"github.com/cohort-mpc/cohort/ledger"
 )
 
 // Recorder receives the events of a job that an auditor cares about. The
@@ -17,53 +18,33 @@ type Recorder interface {
 	JobFinished(ctx context.Context, e *JobFinished) error
 }
 
-// JobProposed records a proposal: the job, the hash of its file, its seed
-// and roster.
-type JobProposed struct {
-	Job      JobID
-	Name     string
-	FileHash [32]byte
-	Seed     uint64
-	Mode     PrivacyMode
-	Roster   []Peer
-	Time     time.Time
-}
+// The events are the ledger's entry types, so that a *ledger.Log is a
+// Recorder.
+type (
+	// JobProposed records a proposal: the job, the hash of its file, its
+	// seed, mode and roster.
+	JobProposed = ledger.JobProposed
+	// SiteDecided records a site's decision on a proposal. A site that did
+	// not answer before the deadline is recorded as refusing with that
+	// reason.
+	SiteDecided = ledger.SiteDecided
+	// RoundCommitted records a completed round: the hash of the new global
+	// model, who contributed, and the record-level ε each contributor has
+	// spent in this job so far (NaN without record-level DP).
+	RoundCommitted = ledger.RoundCommitted
+	// JobFinished records the end of a job: its final model's hash and
+	// metrics, or the reason it failed.
+	JobFinished = ledger.JobFinished
+)
 
-// SiteDecided records a site's decision on a proposal. A site that did not
-// answer before the deadline is recorded as refusing with that reason.
-type SiteDecided struct {
-	Job    JobID
-	Site   Peer
-	Accept bool
-	Reason string
-	Rows   int
-	Time   time.Time
-}
+var _ Recorder = (*ledger.Log)(nil)
 
-// RoundCommitted records a completed round: the hash of the new global
-// model, who contributed, and the record-level ε each contributor has spent
-// in this job so far (NaN without record-level DP).
-type RoundCommitted struct {
-	Job          JobID
-	Round        int
-	Attempt      int
-	ModelHash    [32]byte
-	Contributors []Peer
-	Epsilon      []float64 // by contributor
-	Time         time.Time
-}
-
-// JobFinished records the end of a job: its final model's hash and metrics,
-// or the reason it failed.
-type JobFinished struct {
-	Job       JobID
-	Rounds    int
-	ModelHash [32]byte
-	Loss      float64
-	Accuracy  float64
-	AUC       float64
-	Err       string
-	Time      time.Time
+func parties(ps []Peer) []ledger.Party {
+	out := make([]ledger.Party, len(ps))
+	for i, p := range ps {
+		out[i] = ledger.Party(p)
+	}
+	return out
 }
 
 // MemoryRecorder keeps the events in memory, for tests and simulations.

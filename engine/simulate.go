@@ -46,6 +46,13 @@ type SimConfig struct {
 	Seed uint64
 	// Backend is shared by all sites.
 	Backend tensor.Backend
+	// AggregatorKey, if set, is the aggregator's public key as the sites
+	// see it on their connections (witnessing needs it: it is the key of
+	// the aggregator's ledger).
+	AggregatorKey ed25519.PublicKey
+	// Witness, if set, gives site i (with private key key) the ledger with
+	// which it witnesses the aggregator's.
+	Witness func(site int, key ed25519.PrivateKey) (Witness, error)
 }
 
 // Simulation is a set of virtual sites ready to serve an aggregator.
@@ -105,8 +112,14 @@ func NewSimulation(cfg SimConfig) (*Simulation, error) {
 		seed := simSeed(cfg.Seed, "site", i)
 		key := ed25519.NewKeyFromSeed(seed[:])
 		peer := Peer{Name: name, Key: key.Public().(ed25519.PublicKey)}
+		var w Witness
+		if cfg.Witness != nil {
+			if w, err = cfg.Witness(i, key); err != nil {
+				return nil, fmt.Errorf("engine: site %d: witness: %w", i, err)
+			}
+		}
 		site, err := NewSite(SiteConfig{Self: peer, Signer: key, Data: SiteData{Dataset: job.Dataset.Builtin + job.Dataset.Path, Train: &tr, Test: &te},
-			Policy: AcceptAll, Backend: cfg.Backend, Seed: simSeed(cfg.Seed, "site-rand", i)})
+			Policy: AcceptAll, Backend: cfg.Backend, Seed: simSeed(cfg.Seed, "site-rand", i), Witness: w})
 		if err != nil {
 			return nil, err
 		}
@@ -196,7 +209,7 @@ func (s *Simulation) Start(ctx context.Context) (stop func()) {
 
 // Listen opens the aggregator's listener on the simulation's network.
 func (s *Simulation) Listen() (Listener, error) {
-	return s.Net.Listen(SimAddr, Peer{Name: "aggregator"})
+	return s.Net.Listen(SimAddr, Peer{Name: "aggregator", Key: s.cfg.AggregatorKey})
 }
 
 // Simulate runs the job of cfg from proposal to result with an aggregator

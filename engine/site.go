@@ -77,6 +77,9 @@ type SiteConfig struct {
 	// Seed keys every random choice the site makes. The zero value draws
 	// one from crypto/rand; a fixed seed reproduces a simulation exactly.
 	Seed [32]byte
+	// Witness, if not nil, is the site's ledger, with which it witnesses
+	// (cosigns) its aggregators' ledgers at the end of each job.
+	Witness Witness
 	// Log receives the site's log lines (nil: discarded).
 	Log *slog.Logger
 }
@@ -244,8 +247,11 @@ type siteRound struct {
 }
 
 func (s *Site) handle(ctx context.Context, agg Peer, m *Message) ([]*Message, error) {
-	if m.Kind == KindProposal {
+	switch m.Kind {
+	case KindProposal:
 		return s.propose(ctx, agg, m)
+	case KindCheckpoint:
+		return s.witness(ctx, agg, m)
 	}
 	s.mu.Lock()
 	j := s.mu.jobs[m.Job]

@@ -55,9 +55,9 @@ func skey(name string, priv ed25519.PrivateKey) string {
 	if err != nil {
 		panic("ledger: signer key: " + err.Error())
 	}
-	// vkey is name+hash+keydata; the signer key repeats name and hash.
-	parts := strings.Split(vkey, "+")
-	hash := parts[len(parts)-2]
+	// vkey is name+hash+keydata (keydata is base64 and may hold '+'); the
+	// signer key repeats name and hash.
+	hash := vkey[len(name)+1 : len(name)+9]
 	return "PRIVATE+KEY+" + name + "+" + hash + "+" + base64.StdEncoding.EncodeToString(append([]byte{1}, priv.Seed()...))
 }
 

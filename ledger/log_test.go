@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/transparency-dev/merkle/rfc6962"
+	"golang.org/x/mod/sumdb/note"
 	"github.com/transparency-dev/merkle/testonly"
 )
 
@@ -294,6 +295,37 @@ func TestRecorderEvents(t *testing.T) {
 		gb, _ := got.MarshalBinary()
 		if got.EntryType() != want.EntryType() || !bytes.Equal(wb, gb) {
 			t.Fatalf("entry %d: %v %x, want %v %x", i, got.EntryType(), gb, want.EntryType(), wb)
+		}
+	}
+}
+
+// TestKeysManySeeds signs and verifies checkpoints and cosignatures with
+// many keys (base64 key data often holds '+', which once broke the signer
+// key).
+func TestKeysManySeeds(t *testing.T) {
+	for seed := 0; seed < 64; seed++ {
+		k := testKey(byte(seed))
+		pub := k.Public().(ed25519.PublicKey)
+		signed, err := note.Sign(&note.Note{Text: Checkpoint{Origin: Origin(pub), Size: 1}.Text()}, logSigner(k))
+		if err != nil {
+			t.Fatal(err)
+		}
+		wv, err := WitnessVerifier(WitnessKey(pub))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cs, err := note.Sign(&note.Note{Text: Checkpoint{Origin: Origin(pub), Size: 1}.Text()}, cosigner(k))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := OpenCheckpoint(signed, LogVerifier(pub)); err != nil {
+			t.Fatalf("seed %d: %v", seed, err)
+		}
+		if _, err := note.Open(cs, note.VerifierList(wv)); err != nil {
+			t.Fatalf("seed %d: cosignature: %v", seed, err)
+		}
+		if got, err := OriginKey(Origin(pub)); err != nil || !got.Equal(pub) {
+			t.Fatalf("seed %d: origin key %v", seed, err)
 		}
 	}
 }
