@@ -11,16 +11,16 @@ import (
 // enc appends big-endian fields to a byte slice.
 type enc struct{ b []byte }
 
-func (e *enc) u8(v uint8)       { e.b = append(e.b, v) }
-func (e *enc) u32(v uint32)     { e.b = binary.BigEndian.AppendUint32(e.b, v) }
-func (e *enc) u64(v uint64)     { e.b = binary.BigEndian.AppendUint64(e.b, v) }
-func (e *enc) f64(v float64)    { e.u64(math.Float64bits(v)) }
-func (e *enc) raw(v []byte)     { e.b = append(e.b, v...) }
-func (e *enc) bytes(v []byte)   { e.u32(uint32(len(v))); e.b = append(e.b, v...) }
-func (e *enc) str(v string)     { e.u32(uint32(len(v))); e.b = append(e.b, v...) }
-func (e *enc) party(p Party)    { e.str(p.Name); e.raw(p.Key) }
-func (e *enc) hash(h [32]byte)  { e.b = append(e.b, h[:]...) }
-func (e *enc) job(id JobID)     { e.b = append(e.b, id[:]...) }
+func (e *enc) u8(v uint8)      { e.b = append(e.b, v) }
+func (e *enc) u32(v uint32)    { e.b = binary.BigEndian.AppendUint32(e.b, v) }
+func (e *enc) u64(v uint64)    { e.b = binary.BigEndian.AppendUint64(e.b, v) }
+func (e *enc) f64(v float64)   { e.u64(math.Float64bits(v)) }
+func (e *enc) raw(v []byte)    { e.b = append(e.b, v...) }
+func (e *enc) bytes(v []byte)  { e.u32(uint32(len(v))); e.b = append(e.b, v...) }
+func (e *enc) str(v string)    { e.u32(uint32(len(v))); e.b = append(e.b, v...) }
+func (e *enc) party(p Party)   { e.str(p.Name); e.raw(p.Key) }
+func (e *enc) hash(h [32]byte) { e.b = append(e.b, h[:]...) }
+func (e *enc) job(id JobID)    { e.b = append(e.b, id[:]...) }
 func (e *enc) boolean(v bool) {
 	if v {
 		e.u8(1)

@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/transparency-dev/merkle/rfc6962"
-	"golang.org/x/mod/sumdb/note"
 	"github.com/transparency-dev/merkle/testonly"
+	"golang.org/x/mod/sumdb/note"
 )
 
 func testKey(seed byte) ed25519.PrivateKey {

@@ -123,6 +123,9 @@ func NewEthereum(client Backend, key *ecdsa.PrivateKey, opts Options) (*Ethereum
 
 // secp256k1Key checks that key is a secp256k1 key and returns a copy of it.
 func secp256k1Key(key *ecdsa.PrivateKey) (*ecdsa.PrivateKey, error) {
+	// go-ethereum keeps secp256k1 keys as big.Int scalars, the deprecated
+	// form: ecdsa.PrivateKey.Bytes does not support the curve.
+	//lint:ignore SA1019 see above
 	if key.D == nil || key.X == nil || key.Y == nil || key.Curve == nil {
 		return nil, errors.New("anchor: incomplete private key")
 	}
@@ -223,7 +226,7 @@ func (e *Ethereum) send(ctx context.Context, chainID *big.Int, data []byte) (*ty
 		From: e.from, To: &to, GasTipCap: tip, GasFeeCap: feeCap, Value: new(big.Int), Data: data,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("estimating gas: %w", err)
+		return nil, fmt.Errorf("estimating gas for a transaction from %s: %w", e.from.Hex(), err)
 	}
 	tx, err := types.SignNewTx(e.key, types.LatestSignerForChainID(chainID), &types.DynamicFeeTx{
 		ChainID: chainID, Nonce: nonce, GasTipCap: tip, GasFeeCap: feeCap, Gas: gas,
@@ -264,11 +267,11 @@ func (e *Ethereum) wait(ctx context.Context, hash common.Hash) (*ledger.AnchorPu
 		case a != nil:
 			return a, nil
 		case where != "":
-			state, was = st, where
+			state, was, lastErr = st, where, nil
 		case was != "":
-			state = "not included: " + was + ", which held it, was dropped by a reorganisation"
+			state, lastErr = "not included: "+was+", which held it, was dropped by a reorganisation", nil
 		default:
-			state = st
+			state, lastErr = st, nil
 		}
 		timer.Reset(e.opts.PollInterval)
 	}
