@@ -97,3 +97,45 @@ func (r *MemoryRecorder) Events() ([]JobProposed, []SiteDecided, []RoundCommitte
 	return append([]JobProposed(nil), r.mu.proposed...), append([]SiteDecided(nil), r.mu.decided...),
 		append([]RoundCommitted(nil), r.mu.rounds...), append([]JobFinished(nil), r.mu.finished...)
 }
+
+// Tee returns a Recorder that records each event with every one of rs in
+// turn, stopping at the first error.
+func Tee(rs ...Recorder) Recorder { return tee(rs) }
+
+type tee []Recorder
+
+func (t tee) JobProposed(ctx context.Context, e *JobProposed) error {
+	for _, r := range t {
+		if err := r.JobProposed(ctx, e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (t tee) SiteDecided(ctx context.Context, e *SiteDecided) error {
+	for _, r := range t {
+		if err := r.SiteDecided(ctx, e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (t tee) RoundCommitted(ctx context.Context, e *RoundCommitted) error {
+	for _, r := range t {
+		if err := r.RoundCommitted(ctx, e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (t tee) JobFinished(ctx context.Context, e *JobFinished) error {
+	for _, r := range t {
+		if err := r.JobFinished(ctx, e); err != nil {
+			return err
+		}
+	}
+	return nil
+}

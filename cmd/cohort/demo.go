@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -13,8 +14,11 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"golang.org/x/mod/sumdb/note"
+
 	"github.com/cohort-mpc/cohort/engine"
 	"github.com/cohort-mpc/cohort/engine/report"
+	"github.com/cohort-mpc/cohort/ledger"
 	"github.com/cohort-mpc/cohort/tensor"
 	"github.com/urfave/cli/v2"
 )
@@ -109,11 +113,14 @@ func runDemo(ctx context.Context, w io.Writer, dir string, rounds int) error {
 		return err
 	}
 	stateDir := filepath.Join(dir, "state")
+	nodesDir := filepath.Join(dir, "nodes")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	if err := os.RemoveAll(stateDir); err != nil {
-		return fmt.Errorf("removing the previous state: %w", err)
+	for _, d := range []string{stateDir, nodesDir} {
+		if err := os.RemoveAll(d); err != nil {
+			return fmt.Errorf("removing the previous run: %w", err)
+		}
 	}
 	jobPath := filepath.Join(dir, "job.toml")
 	if err := os.WriteFile(jobPath, jobFile, 0o644); err != nil {
@@ -139,6 +146,7 @@ func runDemo(ctx context.Context, w io.Writer, dir string, rounds int) error {
 		cfg: engine.SimConfig{JobFile: jobFile, Sites: len(demoSites), Partition: demoPartition, Names: demoSites,
 			Seed: demoSeed, Backend: backend},
 		stateDir: stateDir,
+		nodesDir: nodesDir,
 		progress: newProgressLine(w),
 		header: func(decided []engine.SiteDecided) {
 			fmt.Fprintln(w, "\n  site        training records  decision")
@@ -177,17 +185,61 @@ func runDemo(ctx context.Context, w io.Writer, dir string, rounds int) error {
 		last := rs[n-1]
 		fmt.Fprintf(w, "final model: accuracy %.3f, AUC %.3f, test loss %.4f on the hospitals' held-out records\n", last.Accuracy, last.AUC, last.Loss)
 	}
-	fmt.Fprintf(w, "time per round: mean %v, max %v; peak memory %s (%s)\n\n", roundDuration(mean),
+	fmt.Fprintf(w, "time per round: mean %v, max %v; peak memory %s (%s)\n", roundDuration(mean),
 		roundDuration(longest), mib(stats.PeakBytes), stats.PeakSource)
+	if err := writeDemoLedger(w, res, stats.Nodes); err != nil {
+		return err
+	}
+	fmt.Fprintln(w)
 	wrote := [][2]string{
 		{jobPath, "the job that ran"},
 		{modelPath, "the trained model and its final metrics"},
 		{plotPath, "the training curves"},
 		{stateDir + string(filepath.Separator), "the aggregator's job state (Pebble), job " + res.ID.String()},
+		{nodesDir + string(filepath.Separator), "each node's key and ledger (cohort ledger verify --dir " + stats.Nodes.Aggregator + ")"},
 	}
 	fmt.Fprintln(w, "wrote")
 	writeAligned(w, "  ", wrote)
 	fmt.Fprintf(w, "\ntotal time %v\n", time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// writeDemoLedger says what the aggregator's ledger holds after the job and
+// who cosigned its checkpoint.
+func writeDemoLedger(w io.Writer, res *engine.Result, nodes nodeDirs) error {
+	var agg ed25519.PublicKey
+	var witnesses []note.Verifier
+	names := map[string]string{} // witness key name → site name
+	for _, s := range res.Sites {
+		v, err := ledger.WitnessVerifier(ledger.WitnessKey(s.Peer.Key))
+		if err != nil {
+			return err
+		}
+		witnesses = append(witnesses, v)
+		names[v.Name()] = s.Peer.Name
+	}
+	l, err := ledger.Open(filepath.Join(nodes.Aggregator, nodeLedgerDir), nil, &ledger.Options{ReadOnly: true})
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	agg = l.PublicKey()
+	c, n, err := ledger.OpenCheckpoint(res.Checkpoint, ledger.LogVerifier(agg), witnesses...)
+	if err != nil {
+		return fmt.Errorf("the aggregator's checkpoint: %w", err)
+	}
+	signed := map[string]bool{}
+	for _, sig := range n.Sigs {
+		signed[names[sig.Name]] = true
+	}
+	var cosigners []string
+	for _, s := range res.Sites {
+		if signed[s.Peer.Name] {
+			cosigners = append(cosigners, s.Peer.Name)
+		}
+	}
+	fmt.Fprintf(w, "ledger: the aggregator's log (%s) holds %d entries; its checkpoint at %d is cosigned by %s\n",
+		l.Origin()[:len("cohort/did:key:")+12]+"…", l.Size(), c.Size, strings.Join(cosigners, ", "))
 	return nil
 }
 
