@@ -22,7 +22,9 @@ import (
 //	"m"                      meta: version, public key
 //	"s"                      state: size and the compact range of [0, size)
 //	"e" index(8)             an entry, exactly as hashed
-//	"n" level(1) index(8)    a perfect Merkle subtree's hash (level 0: leaf hashes)
+//	"t" tile(8)              the perfect Merkle nodes of levels 0-7 over leaves
+//	                         [256·tile, 256·tile+256): see tileBlob
+//	"n" level(1) index(8)    a perfect Merkle subtree's hash, level >= 8
 //	"c" size(8)              a signed (and cosigned) checkpoint at that size
 //	"w" origin               the last checkpoint this node witnessed for origin
 const (
@@ -30,6 +32,7 @@ const (
 	prefixState      = 's'
 	prefixEntry      = 'e'
 	prefixNode       = 'n'
+	prefixTile       = 't'
 	prefixCheckpoint = 'c'
 	prefixWitness    = 'w'
 	metaVersion      = 1
@@ -42,6 +45,23 @@ const (
 func entryKey(i uint64) []byte {
 	return binary.BigEndian.AppendUint64([]byte{prefixEntry}, i)
 }
+
+func tileKey(t uint64) []byte {
+	return binary.BigEndian.AppendUint64([]byte{prefixTile}, t)
+}
+
+// A tile blob holds the lower eight levels of the tree over 256 leaves:
+// a uint16 count W of leaves present, then, for level l = 0..7, 256>>l
+// hash slots (level l at slot offset 512 - 512>>l); a node is present when
+// the leaves it covers are all below W, and its slot is zero otherwise.
+// A proof reads one blob for its lower levels and memory for the rest.
+const (
+	tileLeaves = 1 << cacheLevel
+	tileSlots  = 2*tileLeaves - 2
+	tileSize   = 2 + 32*tileSlots
+)
+
+func tileSlot(level uint, local uint64) int { return 512 - 512>>level + int(local) }
 
 func nodeKey(level uint, i uint64) []byte {
 	return binary.BigEndian.AppendUint64([]byte{prefixNode, byte(level)}, i)
@@ -63,6 +83,9 @@ type Options struct {
 	Now func() time.Time
 	// ReadOnly opens an existing ledger for reading only; no key is needed.
 	ReadOnly bool
+	// CacheSize is Pebble's block cache (default 64 MiB): with it the
+	// lower Merkle levels that proofs read stay in memory.
+	CacheSize int64
 }
 
 // Log is a node's ledger: an append-only log of typed entries in Pebble,
@@ -107,6 +130,9 @@ type Log struct {
 	}
 	// rng is the compact range of [0, size); only the committer uses it.
 	rng *compact.Range
+	// edge is the blob of the tile at the right edge (size>>8), which the
+	// next commit extends; only the committer uses it.
+	edge []byte
 	// ckMu serialises checkpoint and cosignature writes.
 	ckMu sync.Mutex
 }
@@ -130,6 +156,9 @@ func Open(dir string, priv ed25519.PrivateKey, opts *Options) (*Log, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.CacheSize <= 0 {
+		o.CacheSize = 64 << 20
+	}
 	if !o.ReadOnly && len(priv) != ed25519.PrivateKeySize {
 		return nil, errors.New("ledger: open: a writable ledger needs its node's Ed25519 private key")
 	}
@@ -144,6 +173,7 @@ func Open(dir string, priv ed25519.PrivateKey, opts *Options) (*Log, error) {
 		BytesPerSync:                4 << 20,
 		WALBytesPerSync:             0,
 		ErrorIfNotExists:            o.ReadOnly,
+		CacheSize:                   o.CacheSize,
 	}
 	db, err := pebble.Open(dir, po)
 	if err != nil {
@@ -212,6 +242,19 @@ func (l *Log) load() error {
 		return fmt.Errorf("%w: state: %v", ErrMalformed, err)
 	}
 	l.mu.size = size
+	l.edge = make([]byte, tileSize)
+	if size%tileLeaves != 0 {
+		b, closer, err := l.db.Get(tileKey(size / tileLeaves))
+		if err != nil {
+			return fmt.Errorf("edge tile %d: %w", size/tileLeaves, err)
+		}
+		ok := len(b) == tileSize && uint64(binary.BigEndian.Uint16(b)) == size%tileLeaves
+		copy(l.edge, b)
+		_ = closer.Close()
+		if !ok {
+			return fmt.Errorf("%w: edge tile %d does not match size %d", ErrMalformed, size/tileLeaves, size)
+		}
+	}
 	if size > 0 {
 		root, err := l.rng.GetRootHash(nil)
 		if err != nil {
@@ -446,12 +489,22 @@ func (l *Log) commit(batch []*Future) error {
 	now := l.opts.Now()
 	var upper []compact.NodeID
 	var upperHash [][]byte
+	edgeTile := size / tileLeaves
 	visit := func(id compact.NodeID, h []byte) {
-		_ = b.Set(nodeKey(id.Level, id.Index), h, nil)
 		if id.Level >= cacheLevel {
+			_ = b.Set(nodeKey(id.Level, id.Index), h, nil)
 			upper = append(upper, id)
 			upperHash = append(upperHash, h)
+			return
 		}
+		t := id.Index >> (cacheLevel - id.Level)
+		if t != edgeTile { // the edge tile filled up: write it, start the next
+			binary.BigEndian.PutUint16(l.edge, tileLeaves)
+			_ = b.Set(tileKey(edgeTile), l.edge, nil)
+			clear(l.edge)
+			edgeTile = t
+		}
+		copy(l.edge[2+32*tileSlot(id.Level, id.Index-t<<(cacheLevel-id.Level)):], h)
 	}
 	var buf []byte
 	for i, f := range batch {
@@ -459,10 +512,10 @@ func (l *Log) commit(batch []*Future) error {
 		var err error
 		buf, err = e.appendBinary(buf[:0])
 		if err != nil {
-			return err
+			return l.fail(err)
 		}
 		if err := b.Set(entryKey(e.Index), buf, nil); err != nil {
-			return err
+			return l.fail(err)
 		}
 		last = LeafHash(buf)
 		// The range keeps the slice it is given: pass a copy.
@@ -472,6 +525,15 @@ func (l *Log) commit(batch []*Future) error {
 		f.index = e.Index
 	}
 	newSize := size + uint64(len(batch))
+	if edgeTile < newSize/tileLeaves { // the batch ended by filling it
+		binary.BigEndian.PutUint16(l.edge, tileLeaves)
+		_ = b.Set(tileKey(edgeTile), l.edge, nil)
+		clear(l.edge)
+	}
+	if w := newSize % tileLeaves; w != 0 {
+		binary.BigEndian.PutUint16(l.edge, uint16(w))
+		_ = b.Set(tileKey(newSize/tileLeaves), l.edge, nil)
+	}
 	root, err := l.rng.GetRootHash(nil)
 	if err != nil {
 		return l.fail(err)
@@ -563,6 +625,14 @@ func (l *Log) node(level uint, index uint64) ([]byte, error) {
 		}
 		l.mu.RUnlock()
 	}
+	if level < cacheLevel {
+		t := index >> (cacheLevel - level)
+		blob, err := l.tile(t)
+		if err != nil {
+			return nil, err
+		}
+		return tileNode(blob, t, level, index)
+	}
 	v, closer, err := l.db.Get(nodeKey(level, index))
 	if err != nil {
 		return nil, fmt.Errorf("ledger: node (%d, %d): %w", level, index, err)
@@ -574,14 +644,59 @@ func (l *Log) node(level uint, index uint64) ([]byte, error) {
 	return append([]byte(nil), v...), nil
 }
 
+// tile returns the blob of tile t.
+func (l *Log) tile(t uint64) ([]byte, error) {
+	v, closer, err := l.db.Get(tileKey(t))
+	if err != nil {
+		return nil, fmt.Errorf("ledger: tile %d: %w", t, err)
+	}
+	defer closer.Close()
+	if len(v) != tileSize {
+		return nil, fmt.Errorf("%w: tile %d of %d bytes", ErrMalformed, t, len(v))
+	}
+	return append([]byte(nil), v...), nil
+}
+
+// tileNode picks node (level, index) out of the blob of tile t.
+func tileNode(blob []byte, t uint64, level uint, index uint64) ([]byte, error) {
+	local := index - t<<(cacheLevel-level)
+	w := uint64(binary.BigEndian.Uint16(blob))
+	if (local+1)<<level > w {
+		return nil, fmt.Errorf("%w: node (%d, %d) is not in tile %d of width %d", ErrMalformed, level, index, t, w)
+	}
+	off := 2 + 32*tileSlot(level, local)
+	return append([]byte(nil), blob[off:off+32]...), nil
+}
+
+// nodes reads the hashes of ids, reading each tile blob once.
 func (l *Log) nodes(ids []compact.NodeID) ([][]byte, error) {
 	hs := make([][]byte, len(ids))
+	var blobs [2]struct {
+		t    uint64
+		blob []byte
+	}
 	for i, id := range ids {
-		h, err := l.node(id.Level, id.Index)
-		if err != nil {
+		var err error
+		if id.Level >= cacheLevel {
+			if hs[i], err = l.node(id.Level, id.Index); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		t := id.Index >> (cacheLevel - id.Level)
+		slot := &blobs[0]
+		if slot.blob != nil && slot.t != t {
+			slot = &blobs[1]
+		}
+		if slot.blob == nil || slot.t != t {
+			if slot.blob, err = l.tile(t); err != nil {
+				return nil, err
+			}
+			slot.t = t
+		}
+		if hs[i], err = tileNode(slot.blob, t, id.Level, id.Index); err != nil {
 			return nil, err
 		}
-		hs[i] = h
 	}
 	return hs, nil
 }
