@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -14,11 +13,15 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/crypto"
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/cohort-mpc/cohort/engine"
 	"github.com/cohort-mpc/cohort/engine/report"
+	"github.com/cohort-mpc/cohort/identity"
 	"github.com/cohort-mpc/cohort/ledger"
+	"github.com/cohort-mpc/cohort/ledger/anchor"
 	"github.com/cohort-mpc/cohort/tensor"
 	"github.com/urfave/cli/v2"
 )
@@ -187,7 +190,7 @@ func runDemo(ctx context.Context, w io.Writer, dir string, rounds int) error {
 	}
 	fmt.Fprintf(w, "time per round: mean %v, max %v; peak memory %s (%s)\n", roundDuration(mean),
 		roundDuration(longest), mib(stats.PeakBytes), stats.PeakSource)
-	if err := writeDemoLedger(w, res, stats.Nodes); err != nil {
+	if err := writeDemoLedger(ctx, w, res, stats.Nodes); err != nil {
 		return err
 	}
 	fmt.Fprintln(w)
@@ -205,9 +208,10 @@ func runDemo(ctx context.Context, w io.Writer, dir string, rounds int) error {
 }
 
 // writeDemoLedger says what the aggregator's ledger holds after the job and
-// who cosigned its checkpoint.
-func writeDemoLedger(w io.Writer, res *engine.Result, nodes nodeDirs) error {
-	var agg ed25519.PublicKey
+// who cosigned its checkpoint, anchors that checkpoint on a local
+// development chain (go-ethereum's simulated backend, in this process),
+// and verifies the whole ledger, the anchor included.
+func writeDemoLedger(ctx context.Context, w io.Writer, res *engine.Result, nodes nodeDirs) error {
 	var witnesses []note.Verifier
 	names := map[string]string{} // witness key name → site name
 	for _, s := range res.Sites {
@@ -218,13 +222,16 @@ func writeDemoLedger(w io.Writer, res *engine.Result, nodes nodeDirs) error {
 		witnesses = append(witnesses, v)
 		names[v.Name()] = s.Peer.Name
 	}
-	l, err := ledger.Open(filepath.Join(nodes.Aggregator, nodeLedgerDir), nil, &ledger.Options{ReadOnly: true})
+	key, err := identity.LoadKey(filepath.Join(nodes.Aggregator, nodeKeyFile))
+	if err != nil {
+		return err
+	}
+	l, err := ledger.Open(filepath.Join(nodes.Aggregator, nodeLedgerDir), key, nil)
 	if err != nil {
 		return err
 	}
 	defer l.Close()
-	agg = l.PublicKey()
-	c, n, err := ledger.OpenCheckpoint(res.Checkpoint, ledger.LogVerifier(agg), witnesses...)
+	c, n, err := ledger.OpenCheckpoint(res.Checkpoint, ledger.LogVerifier(l.PublicKey()), witnesses...)
 	if err != nil {
 		return fmt.Errorf("the aggregator's checkpoint: %w", err)
 	}
@@ -240,6 +247,30 @@ func writeDemoLedger(w io.Writer, res *engine.Result, nodes nodeDirs) error {
 	}
 	fmt.Fprintf(w, "ledger: the aggregator's log (%s) holds %d entries; its checkpoint at %d is cosigned by %s\n",
 		l.Origin()[:len("cohort/did:key:")+12]+"…", l.Size(), c.Size, strings.Join(cosigners, ", "))
+
+	ethKey, err := crypto.GenerateKey()
+	if err != nil {
+		return err
+	}
+	dev, err := anchor.StartDevChain(ctx, anchor.DevOptions{Listen: "127.0.0.1:0", BlockTime: 20 * time.Millisecond,
+		Funded: []common.Address{crypto.PubkeyToAddress(ethKey.PublicKey)}})
+	if err != nil {
+		return err
+	}
+	defer dev.Close()
+	eth, err := anchor.NewEthereum(dev.Client(), ethKey, anchor.Options{PollInterval: 10 * time.Millisecond, Timeout: time.Minute})
+	if err != nil {
+		return err
+	}
+	a, err := eth.Anchor(ctx, c.Origin, c.Size, c.Root)
+	if err != nil {
+		return err
+	}
+	if _, err := l.Append(ctx, a); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "anchor: checkpoint %d published on a local development chain (go-ethereum simulated, chain %d), tx 0x%x…, block %d\n",
+		c.Size, a.ChainID, a.Tx[:6], a.Block)
 	return nil
 }
 
