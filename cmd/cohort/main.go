@@ -47,6 +47,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			benchCommand(),
 			demoCommand(),
 			dpCommand(),
+			ledgerCommand(),
 			simulateCommand(),
 			versionCommand(),
 		},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -28,5 +29,30 @@ func TestScripts(t *testing.T) {
 			env.Setenv("DATASETS", datasets) // the repository's copy of the shipped data
 			return nil
 		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"flipbyte": flipByte,
+		},
 	})
+}
+
+// flipByte is the script command "flipbyte FILE OFFSET": it inverts the
+// lowest bit of the byte at OFFSET (negative: from the end) of FILE, as an
+// attacker tampering with a file would.
+func flipByte(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: flipbyte FILE OFFSET")
+	}
+	path := ts.MkAbs(args[0])
+	b, err := os.ReadFile(path)
+	ts.Check(err)
+	off, err := strconv.Atoi(args[1])
+	ts.Check(err)
+	if off < 0 {
+		off += len(b)
+	}
+	if off < 0 || off >= len(b) {
+		ts.Fatalf("offset %s is outside the %d bytes of %s", args[1], len(b), args[0])
+	}
+	b[off] ^= 1
+	ts.Check(os.WriteFile(path, b, 0o644))
 }
