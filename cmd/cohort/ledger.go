@@ -392,4 +392,3 @@ func devchainAction(c *cli.Context) error {
 	}
 	return c.Context.Err()
 }
-
