@@ -236,25 +236,26 @@ func (l *Log) exportTo(ctx context.Context, dir string, c Checkpoint, signed []b
 	return nil
 }
 
-// parseBundle splits an entry bundle of want entries.
+// parseBundle splits an entry bundle that should hold want entries. On an
+// error it also returns the entries before the fault (at most want).
 func parseBundle(b []byte, want int) ([][]byte, error) {
 	out := make([][]byte, 0, want)
 	for len(b) > 0 {
 		if len(b) < 2 {
-			return nil, fmt.Errorf("%w: entry bundle ends inside a length", ErrMalformed)
+			return out, fmt.Errorf("%w: entry bundle ends inside a length", ErrMalformed)
 		}
 		n := int(binary.BigEndian.Uint16(b))
 		if len(b) < 2+n {
-			return nil, fmt.Errorf("%w: entry bundle ends inside entry %d", ErrMalformed, len(out))
+			return out, fmt.Errorf("%w: entry bundle ends inside entry %d", ErrMalformed, len(out))
 		}
 		if len(out) == want {
-			return nil, fmt.Errorf("%w: entry bundle holds more than %d entries", ErrMalformed, want)
+			return out, fmt.Errorf("%w: entry bundle holds more than %d entries", ErrMalformed, want)
 		}
 		out = append(out, b[2:2+n])
 		b = b[2+n:]
 	}
 	if len(out) != want {
-		return nil, fmt.Errorf("%w: entry bundle holds %d entries, want %d", ErrMalformed, len(out), want)
+		return out, fmt.Errorf("%w: entry bundle holds %d entries, want %d", ErrMalformed, len(out), want)
 	}
 	return out, nil
 }

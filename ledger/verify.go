@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cockroachdb/pebble/v2"
 	"github.com/transparency-dev/merkle/compact"
 	"github.com/transparency-dev/merkle/rfc6962"
 	"golang.org/x/mod/sumdb/note"
@@ -437,13 +439,35 @@ type liveSource struct{ l *Log }
 func (s liveSource) PublicKey() (ed25519.PublicKey, error) { return s.l.pub, nil }
 func (s liveSource) Size() uint64                          { return s.l.Size() }
 
+// Entries reads the entry keys in order; a key missing or out of place is
+// a failure at the position where it should be.
 func (s liveSource) Entries(ctx context.Context, fn func(uint64, []byte) error) error {
-	return s.l.Entries(0, s.l.Size(), func(i uint64, e []byte) error {
-		if i%4096 == 0 && ctx.Err() != nil {
+	size := s.l.Size()
+	it, err := s.l.db.NewIter(&pebble.IterOptions{LowerBound: entryKey(0), UpperBound: entryKey(size)})
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	want := uint64(0)
+	for it.First(); it.Valid(); it.Next() {
+		if want%4096 == 0 && ctx.Err() != nil {
 			return ctx.Err()
 		}
-		return fn(i, e)
-	})
+		if k := it.Key(); len(k) != 9 || binary.BigEndian.Uint64(k[1:]) != want {
+			return &VerifyError{Entry: int64(want), Check: "the entry is missing from the store"}
+		}
+		if err := fn(want, it.Value()); err != nil {
+			return err
+		}
+		want++
+	}
+	if err := it.Error(); err != nil {
+		return err
+	}
+	if want != size {
+		return &VerifyError{Entry: int64(want), Check: "the entry is missing from the store"}
+	}
+	return nil
 }
 
 func (s liveSource) StoredNode(level uint, index uint64) ([]byte, bool, error) {
@@ -523,14 +547,16 @@ func (s *dirSource) Entries(ctx context.Context, fn func(uint64, []byte) error) 
 		if err != nil {
 			return &VerifyError{Entry: int64(n * tlogTileWidth), Where: EntriesPath(n, w), Check: "read", Err: err}
 		}
-		es, err := parseBundle(b, w)
-		if err != nil {
-			return &VerifyError{Entry: int64(n * tlogTileWidth), Where: EntriesPath(n, w), Check: "bundle", Err: err}
-		}
+		// The entries are checked before the count, so that a removed or
+		// duplicated entry is found where it happened.
+		es, perr := parseBundle(b, w)
 		for j, e := range es {
 			if err := fn(n*tlogTileWidth+uint64(j), e); err != nil {
 				return err
 			}
+		}
+		if perr != nil {
+			return &VerifyError{Entry: int64(n*tlogTileWidth) + int64(len(es)), Where: EntriesPath(n, w), Check: "bundle", Err: perr}
 		}
 	}
 	return nil
