@@ -70,16 +70,23 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 // "cohort bench --json tensor" does (urfave/cli stops parsing flags at the
 // first positional argument). Everything after "--" stays positional.
 func flagsFirst(cmds []*cli.Command, args []string) []string {
-	if len(args) < 3 {
-		return args
-	}
+	// Find the command the arguments name, through subcommands.
 	var cmd *cli.Command
-	for _, c := range cmds {
-		if c.HasName(args[1]) {
-			cmd = c
+	depth := 1
+	for depth < len(args) {
+		var next *cli.Command
+		for _, c := range cmds {
+			if c.HasName(args[depth]) {
+				next = c
+			}
 		}
+		if next == nil {
+			break
+		}
+		cmd, cmds = next, next.Subcommands
+		depth++
 	}
-	if cmd == nil || len(cmd.Subcommands) > 0 {
+	if cmd == nil || len(cmd.Subcommands) > 0 || depth >= len(args) {
 		return args
 	}
 	takesValue := map[string]bool{}
@@ -90,7 +97,7 @@ func flagsFirst(cmds []*cli.Command, args []string) []string {
 		}
 	}
 	var flags, positional []string
-	rest := args[2:]
+	rest := args[depth:]
 	for i := 0; i < len(rest); i++ {
 		a := rest[i]
 		if a == "--" {
@@ -107,6 +114,6 @@ func flagsFirst(cmds []*cli.Command, args []string) []string {
 			i++
 		}
 	}
-	out := append([]string{}, args[:2]...)
+	out := append([]string{}, args[:depth]...)
 	return append(append(out, flags...), positional...)
 }
