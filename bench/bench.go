@@ -53,6 +53,8 @@ type Options struct {
 	MHE MHEOptions
 	// Federated configures the federated suite.
 	Federated FederatedOptions
+	// Ledger configures the ledger suite.
+	Ledger LedgerOptions
 }
 
 func (o Options) reps() int {
@@ -76,7 +78,7 @@ type Suite struct {
 
 // Suites returns every suite, sorted by name.
 func Suites() []Suite {
-	s := []Suite{federatedSuite(), mheSuite(), secaggSuite(), tensorSuite()}
+	s := []Suite{federatedSuite(), ledgerSuite(), mheSuite(), secaggSuite(), tensorSuite()}
 	sort.Slice(s, func(i, j int) bool { return s[i].Name < s[j].Name })
 	return s
 }

@@ -29,6 +29,9 @@ func benchCommand() *cli.Command {
 			&cli.IntFlag{Name: "threshold", Usage: "mhe: parties needed to decrypt (0: all)"},
 			&cli.StringFlag{Name: "data", Usage: "federated: folder of the shipped datasets (default testdata/datasets)"},
 			&cli.IntFlag{Name: "seeds", Usage: "federated: seeds each scenario's median is taken over (0: 5)"},
+			&cli.IntFlag{Name: "entries", Usage: "ledger: size of the log for the proof and verify cases (0: 10^6)"},
+			&cli.IntFlag{Name: "appends", Usage: "ledger: 1 KiB entries the append case writes (0: 200,000)"},
+			&cli.StringFlag{Name: "dir", Usage: "ledger: folder on the disk to measure (default: the temporary folder)"},
 			&cli.Float64Flag{Name: "dropout", Value: 0.1, Usage: "secagg: fraction of parties that drop after sharing keys"},
 			&cli.Float64Flag{Name: "corruption", Value: 0.05, Usage: "secagg: assumed corruption rate for choosing k and t"},
 			&cli.IntFlag{Name: "k", Usage: "secagg: neighbours per party (0: chosen from --dropout and --corruption)"},
@@ -42,7 +45,7 @@ func benchCommand() *cli.Command {
 				}
 				return nil
 			}
-			for _, f := range []string{"reps", "workers", "clients", "params", "k", "t", "parties", "threshold", "seeds"} {
+			for _, f := range []string{"reps", "workers", "clients", "params", "k", "t", "parties", "threshold", "seeds", "entries", "appends"} {
 				if c.Int(f) < 0 {
 					return usageError{fmt.Sprintf("bench: --%s must not be negative", f)}
 				}
@@ -60,6 +63,7 @@ func benchCommand() *cli.Command {
 				},
 				MHE:       bench.MHEOptions{Parties: c.Int("parties"), Threshold: c.Int("threshold")},
 				Federated: bench.FederatedOptions{DataDir: c.String("data"), Seeds: c.Int("seeds")},
+				Ledger:    bench.LedgerOptions{Dir: c.String("dir"), Entries: c.Int("entries"), Appends: c.Int("appends")},
 			}
 			var suites []bench.Suite
 			for _, name := range c.Args().Slice() {
@@ -148,10 +152,15 @@ func human(v float64, unit string) string {
 	case "x":
 		return fmt.Sprintf("%.2fx", v)
 	case "s":
-		if v < 1 {
+		switch {
+		case v < 1e-3:
+			return fmt.Sprintf("%.1f µs", v*1e6)
+		case v < 1:
 			return fmt.Sprintf("%.2f ms", v*1e3)
 		}
 		return fmt.Sprintf("%.2f s", v)
+	case "entries/s":
+		return fmt.Sprintf("%.0f entries/s", v)
 	case "B":
 		if v >= 1<<20 {
 			return fmt.Sprintf("%.2f MiB", v/(1<<20))
