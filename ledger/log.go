@@ -480,7 +480,16 @@ func (l *Log) drain() {
 
 // commit writes a batch of entries, their Merkle nodes and the new state
 // in one Pebble batch with one fsync, then publishes the new state.
-func (l *Log) commit(batch []*Future) error {
+func (l *Log) commit(batch []*Future) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			pf, ok := r.(pebbleFatal)
+			if !ok {
+				panic(r)
+			}
+			err = l.fail(errors.New(string(pf)))
+		}
+	}()
 	l.mu.RLock()
 	size, last := l.mu.size, l.mu.last
 	l.mu.RUnlock()
@@ -756,6 +765,12 @@ func (quietLogger) Infof(string, ...any) {}
 func (quietLogger) Errorf(format string, args ...any) {
 	log.Printf("ledger: pebble: "+format, args...)
 }
+// Fatalf panics with a pebbleFatal instead of exiting: Pebble calls it on
+// the committing goroutine when a commit fails (a write or sync of the
+// WAL), and commit turns that into ErrBroken. Elsewhere the panic ends the
+// process as Pebble intends.
 func (quietLogger) Fatalf(format string, args ...any) {
-	log.Fatalf("ledger: pebble: "+format, args...)
+	panic(pebbleFatal(fmt.Sprintf(format, args...)))
 }
+
+type pebbleFatal string

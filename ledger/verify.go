@@ -228,7 +228,9 @@ func Verify(ctx context.Context, src Source, opts VerifyOptions) (*Report, error
 	rep.Signed = latest.Size
 	need := map[uint64][32]byte{0: [32]byte(rfc6962.DefaultHasher.EmptyRoot())}
 	for _, c := range cps {
-		need[c.c.Size] = [32]byte{}
+		if _, ok := need[c.c.Size]; !ok {
+			need[c.c.Size] = [32]byte{}
+		}
 	}
 	have := map[uint64]bool{0: true}
 
