@@ -765,6 +765,7 @@ func (quietLogger) Infof(string, ...any) {}
 func (quietLogger) Errorf(format string, args ...any) {
 	log.Printf("ledger: pebble: "+format, args...)
 }
+
 // Fatalf panics with a pebbleFatal instead of exiting: Pebble calls it on
 // the committing goroutine when a commit fails (a write or sync of the
 // WAL), and commit turns that into ErrBroken. Elsewhere the panic ends the
