@@ -61,8 +61,7 @@ func newFixture(t *testing.T, n int) *fixture {
 	if err := f.log.AddCosignature(ctx, f.cosized, f.witness.WitnessKey(), sig); err != nil {
 		t.Fatal(err)
 	}
-	_, root := f.log.Root()
-	root, _ = f.log.RootAt(f.cosized)
+	root, _ := f.log.RootAt(f.cosized)
 	if _, err := f.log.Append(ctx, &AnchorPublished{Origin: f.log.Origin(), Size: f.cosized, Root: root, Chain: "eip155", ChainID: 1337,
 		Tx: [32]byte{1}, Block: 5, BlockHash: [32]byte{2}, Confirmations: 1}); err != nil {
 		t.Fatal(err)
