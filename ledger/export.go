@@ -1,13 +1,14 @@
 package ledger
 
 import (
-	"bufio"
+	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/binary"
+	"crypto/ed25519"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -15,47 +16,7 @@ import (
 	"strings"
 )
 
-// The C2SP tlog-tiles layout (https://c2sp.org/tlog-tiles): tiles of height
-// 8, 256 hashes a full tile; level-L tile N holds the Merkle nodes of level
-// 8L with indexes 256N to 256N+255; the rightmost tile of a level may be
-// partial, ".p/W" with W of 1 to 255 hashes. Entry bundles hold 256 entries
-// (the last one W) as big-endian uint16 length || entry.
-const (
-	tlogTileHeight = 8
-	tlogTileWidth  = 1 << tlogTileHeight
-)
-
-// tileIndexPath encodes a tile index as tlog-tiles path elements: groups
-// of three digits, all but the last prefixed with "x".
-func tileIndexPath(n uint64) string {
-	s := fmt.Sprintf("%03d", n%1000)
-	for n >= 1000 {
-		n /= 1000
-		s = fmt.Sprintf("x%03d/%s", n%1000, s)
-	}
-	return s
-}
-
-// TilePath returns the tlog-tiles path of the level-L tile N of width w
-// (w = 256 for a full tile).
-func TilePath(level uint, n uint64, w int) string {
-	p := "tile/" + strconv.Itoa(int(level)) + "/" + tileIndexPath(n)
-	if w < tlogTileWidth {
-		p += ".p/" + strconv.Itoa(w)
-	}
-	return p
-}
-
-// EntriesPath returns the tlog-tiles path of entry bundle N of width w.
-func EntriesPath(n uint64, w int) string {
-	p := "tile/entries/" + tileIndexPath(n)
-	if w < tlogTileWidth {
-		p += ".p/" + strconv.Itoa(w)
-	}
-	return p
-}
-
-// Files of an export beside the tlog-tiles ones.
+// Files of an export beside the tlog-tiles ones (docs/wire/ledger-export.md).
 const (
 	exportCheckpoint  = "checkpoint"
 	exportVKey        = "log.vkey"
@@ -64,18 +25,19 @@ const (
 	exportAnchors     = "anchors.json"
 )
 
-// AnchorJSON is one receipt in an export's anchors.json.
+// AnchorJSON is one receipt in an export's anchors.json: an
+// anchor-published entry of the log.
 type AnchorJSON struct {
-	Entry         uint64 `json:"entry"`
-	Origin        string `json:"origin"`
-	Size          uint64 `json:"size"`
-	Root          string `json:"root"`
-	Chain         string `json:"chain"`
-	ChainID       uint64 `json:"chain_id"`
-	Tx            string `json:"tx"`
-	Block         uint64 `json:"block"`
-	BlockHash     string `json:"block_hash"`
-	Confirmations uint64 `json:"confirmations"`
+	Entry         uint64 `json:"entry"`         // index of the anchor-published entry
+	Origin        string `json:"origin"`        // the anchored log
+	Size          uint64 `json:"size"`          // the anchored checkpoint's size
+	Root          string `json:"root"`          // and its root, hex
+	Chain         string `json:"chain"`         // CAIP-2 namespace, "eip155"
+	ChainID       uint64 `json:"chain_id"`      // chain reference
+	Tx            string `json:"tx"`            // transaction hash, 0x-hex
+	Block         uint64 `json:"block"`         // block number
+	BlockHash     string `json:"block_hash"`    // block hash, 0x-hex
+	Confirmations uint64 `json:"confirmations"` // confirmations when recorded
 }
 
 func anchorJSON(i uint64, a *AnchorPublished) AnchorJSON {
@@ -88,8 +50,12 @@ func anchorJSON(i uint64, a *AnchorPublished) AnchorJSON {
 // DIR/tile/..., DIR/tile/entries/..., and beside them DIR/log.vkey (the
 // signed-note verifier key), DIR/checkpoints/SIZE (every kept checkpoint),
 // DIR/witnesses (the cosigners' verifier keys) and DIR/anchors.json (the
-// anchor receipts). dir must not exist or be empty; the export is written
+// anchor receipts). The hashes are copied from the store, not recomputed:
+// Verify recomputes them.
+//
+// dir must not exist or be empty; the export is written to a directory
 // beside it and renamed into place, so a failure leaves nothing behind.
+// Export returns the exported checkpoint.
 func (l *Log) Export(ctx context.Context, dir string) (Checkpoint, error) {
 	signed, err := l.LatestCheckpoint()
 	if err != nil {
@@ -97,52 +63,69 @@ func (l *Log) Export(ctx context.Context, dir string) (Checkpoint, error) {
 	}
 	c, _, err := OpenCheckpoint(signed, l.verifier)
 	if err != nil {
-		return Checkpoint{}, err
-	}
-	if ents, err := os.ReadDir(dir); err == nil && len(ents) > 0 {
-		return Checkpoint{}, fmt.Errorf("ledger: export: %s exists and is not empty", dir)
-	} else if err == nil {
-		if err := os.Remove(dir); err != nil {
-			return Checkpoint{}, err
-		}
-	}
-	var rnd [6]byte
-	_, _ = rand.Read(rnd[:])
-	tmp := fmt.Sprintf("%s.tmp-%x", strings.TrimRight(dir, string(filepath.Separator)), rnd)
-	if err := os.MkdirAll(tmp, 0o755); err != nil {
 		return Checkpoint{}, fmt.Errorf("ledger: export: %w", err)
 	}
-	if err := l.exportTo(ctx, tmp, c, signed); err != nil {
-		_ = os.RemoveAll(tmp)
-		return Checkpoint{}, err
+	dir = filepath.Clean(dir)
+	empty := false
+	switch ents, err := os.ReadDir(dir); {
+	case err == nil && len(ents) > 0:
+		return Checkpoint{}, fmt.Errorf("ledger: export: %s exists and is not empty", dir)
+	case err == nil:
+		empty = true
+	case !errors.Is(err, fs.ErrNotExist):
+		return Checkpoint{}, fmt.Errorf("ledger: export: %w", err)
 	}
-	if err := os.Rename(tmp, dir); err != nil {
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+		return Checkpoint{}, fmt.Errorf("ledger: export: %w", err)
+	}
+	tmp, err := os.MkdirTemp(filepath.Dir(dir), filepath.Base(dir)+".tmp-*")
+	if err != nil {
+		return Checkpoint{}, fmt.Errorf("ledger: export: %w", err)
+	}
+	err = l.exportTo(ctx, tmp, c, signed)
+	if err == nil && empty {
+		err = os.Remove(dir)
+	}
+	if err == nil {
+		err = os.Rename(tmp, dir)
+	}
+	if err != nil {
 		_ = os.RemoveAll(tmp)
 		return Checkpoint{}, fmt.Errorf("ledger: export: %w", err)
 	}
 	return c, nil
 }
 
-func writeFile(root, rel string, b []byte) error {
-	p := filepath.Join(root, filepath.FromSlash(rel))
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		return err
+// exporter writes the files of an export, creating each directory once.
+type exporter struct {
+	root string
+	dirs map[string]bool
+}
+
+func (x *exporter) write(rel string, b []byte) error {
+	p := filepath.Join(x.root, filepath.FromSlash(rel))
+	if d := filepath.Dir(p); !x.dirs[d] {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return err
+		}
+		x.dirs[d] = true
 	}
 	return os.WriteFile(p, b, 0o644)
 }
 
 func (l *Log) exportTo(ctx context.Context, dir string, c Checkpoint, signed []byte) error {
+	x := &exporter{root: dir, dirs: map[string]bool{}}
 	size := c.Size
-	// Entry bundles, and what the entries say about cosigners and anchors.
-	witnesses := map[string]bool{}
+	// Entry bundles, streamed with one iterator, and what the entries say
+	// about cosigners and anchors.
+	var witnesses []string
 	anchors := []AnchorJSON{}
-	bundle := make([]byte, 0, 1<<20)
+	bundle := make([]byte, 0, 64<<10)
 	err := l.Entries(0, size, func(i uint64, e []byte) error {
 		if i%4096 == 0 && ctx.Err() != nil {
 			return ctx.Err()
 		}
-		bundle = binary.BigEndian.AppendUint16(bundle, uint16(len(e)))
-		bundle = append(bundle, e...)
+		bundle = appendBundle(bundle, e)
 		if t := Type(e[1]); t == TypeCheckpointCosigned || t == TypeAnchorPublished {
 			var ent Entry
 			if err := ent.UnmarshalBinary(e); err != nil {
@@ -154,14 +137,13 @@ func (l *Log) exportTo(ctx context.Context, dir string, c Checkpoint, signed []b
 			}
 			switch v := ev.(type) {
 			case *CheckpointCosigned:
-				witnesses[v.Witness] = true
+				witnesses = append(witnesses, v.Witness)
 			case *AnchorPublished:
 				anchors = append(anchors, anchorJSON(i, v))
 			}
 		}
 		if n := i + 1; n%tlogTileWidth == 0 || n == size {
-			w := int((n-1)%tlogTileWidth) + 1
-			if err := writeFile(dir, EntriesPath((n-1)/tlogTileWidth, w), bundle); err != nil {
+			if err := x.write(EntriesPath(i/tlogTileWidth, tileWidth(size, i/tlogTileWidth)), bundle); err != nil {
 				return err
 			}
 			bundle = bundle[:0]
@@ -169,31 +151,35 @@ func (l *Log) exportTo(ctx context.Context, dir string, c Checkpoint, signed []b
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("ledger: export entries: %w", err)
+		return fmt.Errorf("entries: %w", err)
 	}
-	// Hash tiles, level by level, from the stored tree.
+	// Hash tiles, level by level, copied from the stored tree: level 0 from
+	// the tile blobs, higher levels from the upper nodes.
 	buf := make([]byte, 0, 32*tlogTileWidth)
 	for level := uint(0); size>>(tlogTileHeight*level) > 0; level++ {
 		count := size >> (tlogTileHeight * level)
 		for n := uint64(0); n*tlogTileWidth < count; n++ {
-			w := int(min(count-n*tlogTileWidth, tlogTileWidth))
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			w := tileWidth(count, n)
 			buf = buf[:0]
 			if level == 0 {
 				blob, err := l.tile(n)
 				if err != nil {
 					return err
 				}
-				buf = append(buf, blob[2:2+32*w]...)
+				buf = append(buf, blob[2+32*tileSlot(0, 0):2+32*tileSlot(0, uint64(w))]...)
 			} else {
-				for i := 0; i < w; i++ {
-					h, err := l.node(tlogTileHeight*level, n*tlogTileWidth+uint64(i))
+				for i := range uint64(w) {
+					h, err := l.node(tlogTileHeight*level, n*tlogTileWidth+i)
 					if err != nil {
 						return err
 					}
 					buf = append(buf, h...)
 				}
 			}
-			if err := writeFile(dir, TilePath(level, n, w), buf); err != nil {
+			if err := x.write(TilePath(level, n, w), buf); err != nil {
 				return err
 			}
 		}
@@ -210,70 +196,122 @@ func (l *Log) exportTo(ctx context.Context, dir string, c Checkpoint, signed []b
 		if err != nil {
 			return err
 		}
-		if err := writeFile(dir, exportCheckpoints+"/"+strconv.FormatUint(s, 10), b); err != nil {
+		if s == size {
+			b = signed // as returned by LatestCheckpoint, even if cosigned since
+		}
+		if err := x.write(exportCheckpoints+"/"+strconv.FormatUint(s, 10), b); err != nil {
 			return err
 		}
 	}
-	ws := make([]string, 0, len(witnesses))
-	for w := range witnesses {
-		ws = append(ws, w)
-	}
-	slices.Sort(ws)
-	aj, err := json.MarshalIndent(anchors, "", "  ")
+	aj, err := formatAnchors(anchors)
 	if err != nil {
 		return err
 	}
-	for name, b := range map[string][]byte{
-		exportCheckpoint: signed,
-		exportVKey:       []byte(l.VerifierKey() + "\n"),
-		exportWitnesses:  []byte(strings.Join(ws, "\n") + map[bool]string{true: "\n"}[len(ws) > 0]),
-		exportAnchors:    append(aj, '\n'),
+	for _, f := range []struct {
+		name string
+		b    []byte
+	}{
+		{exportCheckpoint, signed},
+		{exportVKey, formatVKey(l.pub)},
+		{exportWitnesses, formatWitnesses(witnesses)},
+		{exportAnchors, aj},
 	} {
-		if err := writeFile(dir, name, b); err != nil {
+		if err := x.write(f.name, f.b); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// parseBundle splits an entry bundle that should hold want entries. On an
-// error it also returns the entries before the fault (at most want).
-func parseBundle(b []byte, want int) ([][]byte, error) {
-	out := make([][]byte, 0, want)
-	for len(b) > 0 {
-		if len(b) < 2 {
-			return out, fmt.Errorf("%w: entry bundle ends inside a length", ErrMalformed)
-		}
-		n := int(binary.BigEndian.Uint16(b))
-		if len(b) < 2+n {
-			return out, fmt.Errorf("%w: entry bundle ends inside entry %d", ErrMalformed, len(out))
-		}
-		if len(out) == want {
-			return out, fmt.Errorf("%w: entry bundle holds more than %d entries", ErrMalformed, want)
-		}
-		out = append(out, b[2:2+n])
-		b = b[2+n:]
+// formatVKey is the content of log.vkey: the log's signed-note verifier
+// key and a newline.
+func formatVKey(pub ed25519.PublicKey) []byte { return []byte(VerifierKey(pub) + "\n") }
+
+// parseVKey parses log.vkey, which must be exactly what formatVKey writes
+// for the key its name (the log's origin) holds.
+func parseVKey(b []byte) (ed25519.PublicKey, error) {
+	vkey, ok := strings.CutSuffix(string(b), "\n")
+	name, _, _ := strings.Cut(vkey, "+")
+	if !ok || len(name) == len(vkey) {
+		return nil, fmt.Errorf("%w: %s is not a verifier key and a newline", ErrMalformed, exportVKey)
 	}
-	if len(out) != want {
-		return out, fmt.Errorf("%w: entry bundle holds %d entries, want %d", ErrMalformed, len(out), want)
+	pub, err := OriginKey(name)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", exportVKey, err)
 	}
-	return out, nil
+	if VerifierKey(pub) != vkey {
+		return nil, fmt.Errorf("%w: %s is not the verifier key of %s", ErrMalformed, exportVKey, name)
+	}
+	return pub, nil
 }
 
-// readLines reads a file of one item a line (no blank lines).
-func readLines(path string) ([]string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
+// formatWitnesses is the content of the witnesses file: the keys sorted,
+// without duplicates, one a line.
+func formatWitnesses(keys []string) []byte {
+	keys = slices.Compact(slices.Sorted(slices.Values(keys)))
+	var b bytes.Buffer
+	for _, k := range keys {
+		b.WriteString(k)
+		b.WriteByte('\n')
 	}
-	defer f.Close()
-	var out []string
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if sc.Text() == "" {
-			return nil, fmt.Errorf("%w: blank line in %s", ErrMalformed, filepath.Base(path))
+	return b.Bytes()
+}
+
+// parseWitnesses parses the witnesses file: cosignature/v1 verifier keys,
+// one a line, each line ending in a newline, sorted, without duplicates.
+func parseWitnesses(b []byte) ([]string, error) {
+	keys := []string{}
+	s := string(b)
+	for len(s) > 0 {
+		line, rest, ok := strings.Cut(s, "\n")
+		if !ok {
+			return nil, fmt.Errorf("%w: %s: the last line has no newline", ErrMalformed, exportWitnesses)
 		}
-		out = append(out, sc.Text())
+		if len(keys) > 0 && line <= keys[len(keys)-1] {
+			return nil, fmt.Errorf("%w: %s: line %d is not after the one before it (sorted, no duplicates)", ErrMalformed, exportWitnesses, len(keys)+1)
+		}
+		if _, err := WitnessVerifier(line); err != nil {
+			return nil, fmt.Errorf("%s: line %d: %w", exportWitnesses, len(keys)+1, err)
+		}
+		keys = append(keys, line)
+		s = rest
 	}
-	return out, sc.Err()
+	return keys, nil
+}
+
+// formatAnchors is the content of anchors.json.
+func formatAnchors(anchors []AnchorJSON) ([]byte, error) {
+	if anchors == nil {
+		anchors = []AnchorJSON{}
+	}
+	b, err := json.MarshalIndent(anchors, "", "  ")
+	return append(b, '\n'), err
+}
+
+// parseAnchors parses anchors.json: one JSON array of receipts with no
+// other fields and nothing after it.
+func parseAnchors(b []byte) ([]AnchorJSON, error) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	var a []AnchorJSON
+	if err := dec.Decode(&a); err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrMalformed, exportAnchors, err)
+	}
+	if a == nil {
+		return nil, fmt.Errorf("%w: %s is not an array", ErrMalformed, exportAnchors)
+	}
+	if len(bytes.TrimSpace(b[dec.InputOffset():])) != 0 {
+		return nil, fmt.Errorf("%w: %s: data after the array", ErrMalformed, exportAnchors)
+	}
+	return a, nil
+}
+
+// parseSizeName parses the name of a file in checkpoints/: a size in
+// decimal without leading zeros.
+func parseSizeName(name string) (uint64, error) {
+	s, err := strconv.ParseUint(name, 10, 64)
+	if err != nil || strconv.FormatUint(s, 10) != name {
+		return 0, fmt.Errorf("%w: %s/%q is not named by a size", ErrMalformed, exportCheckpoints, name)
+	}
+	return s, nil
 }
