@@ -3,32 +3,16 @@ package engine
 import (
 	"bytes"
 	"encoding/binary"
-	"encoding/hex"
 	"errors"
-	"flag"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/cohort-mpc/cohort/internal/golden"
 )
-
-// The -update flag rewrites the golden vectors (go test ./engine -run
-// TestGoldenWire -update). It is registered in init, after every
-// package-level variable of every test file, so a flag of the same name
-// defined by another test file of this package is shared rather than
-// registered twice.
-func init() {
-	if flag.Lookup("update") == nil {
-		flag.Bool("update", false, "rewrite golden test vectors")
-	}
-}
-
-func wireUpdate() bool {
-	f := flag.Lookup("update")
-	return f != nil && f.Value.String() == "true"
-}
 
 // testMessage returns a message whose encoding is size bytes long
 // (size ≥ messageHeader), with a body of random bytes from seed.
@@ -382,31 +366,6 @@ const goldenStream = 0x0102030405060708
 
 var goldenDir = filepath.Join("testdata", "wire")
 
-func readHex(t testing.TB, name string) []byte {
-	t.Helper()
-	raw, err := os.ReadFile(filepath.Join(goldenDir, name+".hex"))
-	if err != nil {
-		t.Fatalf("%v (run go test ./engine -run TestGoldenWire -update to create it)", err)
-	}
-	b, err := hex.DecodeString(strings.Join(strings.Fields(string(raw)), ""))
-	if err != nil {
-		t.Fatalf("%s.hex: %v", name, err)
-	}
-	return b
-}
-
-// hexLines formats b as lowercase hex, 64 digits a line.
-func hexLines(b []byte) string {
-	h := hex.EncodeToString(b)
-	var sb strings.Builder
-	for len(h) > 64 {
-		sb.WriteString(h[:64] + "\n")
-		h = h[64:]
-	}
-	sb.WriteString(h + "\n")
-	return sb.String()
-}
-
 // TestGoldenWire checks the encodings of the golden message and of its
 // frame against testdata/wire/{message,frame}.hex, decodes them back, and
 // spot-checks the bytes against docs/wire/engine.md independently of the
@@ -425,17 +384,17 @@ func TestGoldenWire(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if wireUpdate() {
+	if golden.Update() {
 		if err := os.MkdirAll(goldenDir, 0o755); err != nil {
 			t.Fatal(err)
 		}
 		for name, b := range map[string][]byte{"message": msg, "frame": frame} {
-			if err := os.WriteFile(filepath.Join(goldenDir, name+".hex"), []byte(hexLines(b)), 0o644); err != nil {
+			if err := os.WriteFile(filepath.Join(goldenDir, name+".hex"), []byte(golden.Hex(b)), 0o644); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
-	wantMsg, wantFrame := readHex(t, "message"), readHex(t, "frame")
+	wantMsg, wantFrame := golden.ReadHex(t, filepath.Join(goldenDir, "message.hex")), golden.ReadHex(t, filepath.Join(goldenDir, "frame.hex"))
 	if !bytes.Equal(msg, wantMsg) {
 		t.Fatalf("message encoding differs from message.hex\n got %x\nwant %x", msg, wantMsg)
 	}

@@ -4,61 +4,21 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"encoding/hex"
-	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cohort-mpc/cohort/internal/golden"
 )
-
-// The -update flag rewrites the golden vectors. It is registered in init
-// so that another test file of the package may share it.
-func init() {
-	if flag.Lookup("update") == nil {
-		flag.Bool("update", false, "rewrite golden test vectors")
-	}
-}
-
-func updateGolden() bool {
-	f := flag.Lookup("update")
-	return f != nil && f.Value.String() == "true"
-}
 
 var goldenDir = filepath.Join("testdata", "wire")
 
-// golden compares b with testdata/wire/name (hex for binary formats, as is
-// for text formats), rewriting it with -update.
-func golden(t *testing.T, name string, b []byte, text bool) {
+// checkGolden compares b with testdata/wire/name (hex for binary formats, as is
+// for text formats); -update rewrites it.
+func checkGolden(t *testing.T, name string, b []byte, text bool) {
 	t.Helper()
-	path := filepath.Join(goldenDir, name)
-	enc := b
-	if !text {
-		h := hex.EncodeToString(b)
-		var sb strings.Builder
-		for len(h) > 64 {
-			sb.WriteString(h[:64] + "\n")
-			h = h[64:]
-		}
-		sb.WriteString(h + "\n")
-		enc = []byte(sb.String())
-	}
-	if updateGolden() {
-		if err := os.MkdirAll(goldenDir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, enc, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (go test ./ledger -run TestGolden -update writes it)", err)
-	}
-	if !bytes.Equal(enc, want) {
-		t.Fatalf("%s differs from the golden vector:\n got %s\nwant %s", name, enc, want)
-	}
+	golden.Check(t, filepath.Join(goldenDir, name), b, text)
 }
 
 // TestGoldenEntries pins the encoding of one entry of every type
@@ -75,7 +35,7 @@ func TestGoldenEntries(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		golden(t, "entry-"+ev.EntryType().String()+".hex", b, false)
+		checkGolden(t, "entry-"+ev.EntryType().String()+".hex", b, false)
 		if b[0] != 1 || b[1] != byte(ev.EntryType()) || binary.BigEndian.Uint64(b[2:]) != uint64(i) ||
 			int64(binary.BigEndian.Uint64(b[10:])) != when.UnixNano() || b[18] != 0xaa || b[19] != byte(i) || !bytes.Equal(b[50:], body) {
 			t.Fatalf("%v: header does not follow docs/wire/ledger.md: %x", ev.EntryType(), b[:50])
@@ -99,7 +59,7 @@ func TestGoldenNotes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "checkpoint.txt", cp, true)
+	checkGolden(t, "checkpoint.txt", cp, true)
 	lines := strings.Split(string(cp), "\n")
 	if lines[0] != l.Origin() || lines[1] != "5" || lines[3] != "" || !strings.HasPrefix(lines[4], "— "+l.Origin()+" ") {
 		t.Fatalf("checkpoint does not follow C2SP tlog-checkpoint:\n%s", cp)
@@ -108,7 +68,7 @@ func TestGoldenNotes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "proof-2.txt", p, true)
+	checkGolden(t, "proof-2.txt", p, true)
 	if !strings.HasPrefix(string(p), "c2sp.org/tlog-proof@v1\nextra ") {
 		t.Fatalf("proof does not start as C2SP tlog-proof says:\n%s", p)
 	}
@@ -117,7 +77,7 @@ func TestGoldenNotes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "add-checkpoint.txt", req, true)
-	golden(t, "log.vkey", []byte(l.VerifierKey()+"\n"), true)
-	golden(t, "witness.vkey", []byte(l.WitnessKey()+"\n"), true)
+	checkGolden(t, "add-checkpoint.txt", req, true)
+	checkGolden(t, "log.vkey", []byte(l.VerifierKey()+"\n"), true)
+	checkGolden(t, "witness.vkey", []byte(l.WitnessKey()+"\n"), true)
 }

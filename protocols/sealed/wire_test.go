@@ -3,17 +3,14 @@ package sealed
 import (
 	"bytes"
 	"encoding/binary"
-	"encoding/hex"
 	"errors"
-	"flag"
-	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
-)
 
-var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+	"github.com/cohort-mpc/cohort/internal/golden"
+)
 
 // goldenPlaintext is the payload of the golden box.
 var goldenPlaintext = []byte("threshold share of party 2 for party 5")
@@ -39,44 +36,11 @@ func goldenValues(t testing.TB) (ann *Announcement, box *Box, recv *Key, recvAnn
 	return a2, b, k5, a5
 }
 
-// hexLines formats b as lowercase hex, 64 digits a line.
-func hexLines(b []byte) string {
-	h := hex.EncodeToString(b)
-	var sb strings.Builder
-	for len(h) > 64 {
-		sb.WriteString(h[:64] + "\n")
-		h = h[64:]
-	}
-	sb.WriteString(h + "\n")
-	return sb.String()
-}
-
-// readGolden returns the bytes of testdata/name.hex.
-func readGolden(t testing.TB, name string) []byte {
-	t.Helper()
-	raw, err := os.ReadFile(filepath.Join("testdata", name+".hex"))
-	if err != nil {
-		t.Fatalf("%v (go test -run TestGolden -update creates it)", err)
-	}
-	b, err := hex.DecodeString(strings.Join(strings.Fields(string(raw)), ""))
-	if err != nil {
-		t.Fatalf("%s.hex: %v", name, err)
-	}
-	return b
-}
-
 // checkGolden compares got with testdata/name.hex, rewriting the file first
 // with -update.
 func checkGolden(t *testing.T, name string, got []byte) {
 	t.Helper()
-	if *update {
-		if err := os.WriteFile(filepath.Join("testdata", name+".hex"), []byte(hexLines(got)), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if want := readGolden(t, name); !bytes.Equal(got, want) {
-		t.Fatalf("encoding differs from testdata/%s.hex\n got %x\nwant %x", name, got, want)
-	}
+	golden.Check(t, filepath.Join("testdata", name+".hex"), got, false)
 }
 
 // TestGolden checks the encodings of a fixed announcement and box against
@@ -97,7 +61,7 @@ func TestGolden(t *testing.T) {
 	checkGolden(t, "box", enc)
 
 	var a Announcement
-	if err := a.UnmarshalBinary(readGolden(t, "announcement")); err != nil {
+	if err := a.UnmarshalBinary(golden.ReadHex(t, filepath.Join("testdata", "announcement"+".hex"))); err != nil {
 		t.Fatal(err)
 	}
 	if !reflect.DeepEqual(&a, ann) {
@@ -107,7 +71,7 @@ func TestGolden(t *testing.T) {
 		t.Fatalf("golden announcement: %v", err)
 	}
 	var b Box
-	if err := b.UnmarshalBinary(readGolden(t, "box")); err != nil {
+	if err := b.UnmarshalBinary(golden.ReadHex(t, filepath.Join("testdata", "box"+".hex"))); err != nil {
 		t.Fatal(err)
 	}
 	if !reflect.DeepEqual(&b, box) {
@@ -129,13 +93,13 @@ func TestGoldenLayout(t *testing.T) {
 	want := []byte{1, 1, 0, 0, 0, 2}
 	want = append(want, ann.Public[:]...)
 	want = append(want, ann.Sig...)
-	if got := readGolden(t, "announcement"); !bytes.Equal(got, want) || len(got) != 102 {
+	if got := golden.ReadHex(t, filepath.Join("testdata", "announcement"+".hex")); !bytes.Equal(got, want) || len(got) != 102 {
 		t.Fatalf("announcement.hex\n got %x\nwant %x", got, want)
 	}
 	want = []byte{1, 2, 0, 0, 0, 2, 0, 0, 0, 5}
 	want = binary.BigEndian.AppendUint32(want, uint32(len(goldenPlaintext)+28))
 	want = append(want, box.Ciphertext...)
-	if got := readGolden(t, "box"); !bytes.Equal(got, want) {
+	if got := golden.ReadHex(t, filepath.Join("testdata", "box"+".hex")); !bytes.Equal(got, want) {
 		t.Fatalf("box.hex\n got %x\nwant %x", got, want)
 	}
 }
@@ -197,8 +161,8 @@ func withLen(b []byte, n uint32) []byte {
 }
 
 func TestUnmarshalErrors(t *testing.T) {
-	annEnc := readGolden(t, "announcement")
-	boxEnc := readGolden(t, "box")
+	annEnc := golden.ReadHex(t, filepath.Join("testdata", "announcement"+".hex"))
+	boxEnc := golden.ReadHex(t, filepath.Join("testdata", "box"+".hex"))
 	cases := []struct {
 		name string
 		box  bool
@@ -255,8 +219,8 @@ func TestUnmarshalErrors(t *testing.T) {
 }
 
 func TestUnmarshalCopies(t *testing.T) {
-	annEnc := readGolden(t, "announcement")
-	boxEnc := readGolden(t, "box")
+	annEnc := golden.ReadHex(t, filepath.Join("testdata", "announcement"+".hex"))
+	boxEnc := golden.ReadHex(t, filepath.Join("testdata", "box"+".hex"))
 	var a Announcement
 	var b Box
 	if err := a.UnmarshalBinary(annEnc); err != nil {
@@ -275,8 +239,8 @@ func TestUnmarshalCopies(t *testing.T) {
 
 // fuzzSeeds adds the golden encodings and a few edge cases to f.
 func fuzzSeeds(f *testing.F) {
-	annEnc := readGolden(f, "announcement")
-	boxEnc := readGolden(f, "box")
+	annEnc := golden.ReadHex(f, filepath.Join("testdata", "announcement.hex"))
+	boxEnc := golden.ReadHex(f, filepath.Join("testdata", "box.hex"))
 	f.Add(annEnc)
 	f.Add(boxEnc)
 	f.Add([]byte{})
@@ -313,7 +277,7 @@ func FuzzAnnouncementUnmarshal(f *testing.F) {
 func FuzzBoxUnmarshal(f *testing.F) {
 	fuzzSeeds(f)
 	sender, _, recv, _ := goldenValues(f)
-	golden := readGolden(f, "box")
+	golden := golden.ReadHex(f, filepath.Join("testdata", "box.hex"))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		var b Box
 		if err := b.UnmarshalBinary(in); err != nil {

@@ -4,34 +4,18 @@ import (
 	"bytes"
 	"encoding"
 	"encoding/binary"
-	"encoding/hex"
 	"errors"
-	"flag"
 	"math/big"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"reflect"
 	"runtime"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/cohort-mpc/cohort/internal/golden"
 )
-
-// The -update flag rewrites the golden vectors (go test -run TestGoldenWire
-// -update). It is registered in init, after every package-level variable of
-// every test file, so a flag of the same name defined by another test file
-// of this package is shared rather than registered twice.
-func init() {
-	if flag.Lookup("update") == nil {
-		flag.Bool("update", false, "rewrite golden test vectors")
-	}
-}
-
-func wireUpdate() bool {
-	f := flag.Lookup("update")
-	return f != nil && f.Value.String() == "true"
-}
 
 var wireGoldenDir = filepath.Join("..", "..", "testdata", "secagg", "wire")
 
@@ -118,28 +102,7 @@ func wireNew(m encoding.BinaryMarshaler) encoding.BinaryUnmarshaler {
 }
 
 func wireReadHex(t testing.TB, name string) []byte {
-	t.Helper()
-	raw, err := os.ReadFile(filepath.Join(wireGoldenDir, name+".hex"))
-	if err != nil {
-		t.Fatalf("%v (run go test -run TestGoldenWire -update to create it)", err)
-	}
-	b, err := hex.DecodeString(strings.Join(strings.Fields(string(raw)), ""))
-	if err != nil {
-		t.Fatalf("%s.hex: %v", name, err)
-	}
-	return b
-}
-
-// wireHexLines formats b as lowercase hex, 64 digits a line.
-func wireHexLines(b []byte) string {
-	h := hex.EncodeToString(b)
-	var sb strings.Builder
-	for len(h) > 64 {
-		sb.WriteString(h[:64] + "\n")
-		h = h[64:]
-	}
-	sb.WriteString(h + "\n")
-	return sb.String()
+	return golden.ReadHex(t, filepath.Join(wireGoldenDir, name+".hex"))
 }
 
 // TestGoldenWire checks the encoding of one fixed example of every message
@@ -152,18 +115,8 @@ func TestGoldenWire(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if wireUpdate() {
-				if err := os.MkdirAll(wireGoldenDir, 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(filepath.Join(wireGoldenDir, name+".hex"), []byte(wireHexLines(got)), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
+			golden.Check(t, filepath.Join(wireGoldenDir, name+".hex"), got, false)
 			want := wireReadHex(t, name)
-			if !bytes.Equal(got, want) {
-				t.Fatalf("encoding differs from %s.hex\n got %x\nwant %x", name, got, want)
-			}
 			p := wireNew(m)
 			if err := p.UnmarshalBinary(want); err != nil {
 				t.Fatal(err)
