@@ -45,6 +45,21 @@ func anchorJSON(i uint64, a *AnchorPublished) AnchorJSON {
 		Tx: "0x" + hex.EncodeToString(a.Tx[:]), Block: a.Block, BlockHash: "0x" + hex.EncodeToString(a.BlockHash[:]), Confirmations: a.Confirmations}
 }
 
+// diff names the first field in which b differs from a, with both values.
+func (a AnchorJSON) diff(b AnchorJSON) (field, va, vb string) {
+	u := func(v uint64) string { return strconv.FormatUint(v, 10) }
+	for _, f := range [][3]string{
+		{"entry", u(a.Entry), u(b.Entry)}, {"origin", a.Origin, b.Origin}, {"size", u(a.Size), u(b.Size)}, {"root", a.Root, b.Root},
+		{"chain", a.Chain, b.Chain}, {"chain_id", u(a.ChainID), u(b.ChainID)}, {"tx", a.Tx, b.Tx}, {"block", u(a.Block), u(b.Block)},
+		{"block_hash", a.BlockHash, b.BlockHash}, {"confirmations", u(a.Confirmations), u(b.Confirmations)},
+	} {
+		if f[1] != f[2] {
+			return f[0], f[1], f[2]
+		}
+	}
+	return "", "", ""
+}
+
 // Export writes the log, up to its latest kept checkpoint, to dir as a
 // static C2SP tlog-tiles log: DIR/checkpoint (with its cosignatures),
 // DIR/tile/..., DIR/tile/entries/..., and beside them DIR/log.vkey (the
