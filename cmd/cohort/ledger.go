@@ -325,6 +325,12 @@ func verifyAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	if !rep.Pinned {
+		fmt.Fprintln(w, "hint: --vkey KEY pins the key the log must have (log.vkey in an export)")
+	}
+	if rep.Anchors > rep.AnchorsOnChain {
+		fmt.Fprintln(w, "hint: --rpc URL checks the anchors on their chain")
+	}
 	fmt.Fprintln(w, "ok")
 	return nil
 }
