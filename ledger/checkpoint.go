@@ -89,7 +89,7 @@ func (l *Log) Checkpoint(ctx context.Context) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ledger: sign checkpoint: %w", err)
 	}
-	if err := l.db.Set(checkpointKey(size), signed, pebble.Sync); err != nil {
+	if err := l.guard(func() error { return l.db.Set(checkpointKey(size), signed, pebble.Sync) }); err != nil {
 		return nil, fmt.Errorf("ledger: store checkpoint: %w", err)
 	}
 	return signed, nil
@@ -180,7 +180,7 @@ func (l *Log) AddCosignature(ctx context.Context, size uint64, witnessKey string
 	if bytes.Contains(cur, []byte(line)) {
 		return nil
 	}
-	return l.db.Set(checkpointKey(size), append(cur, line...), pebble.Sync)
+	return l.guard(func() error { return l.db.Set(checkpointKey(size), append(cur, line...), pebble.Sync) })
 }
 
 // signatureLine picks out the one signature line of verifier v in sigs

@@ -211,7 +211,7 @@ func (r *faultRun) run(plan []int) *Log {
 	r.phase.Store(phaseOpen)
 	var err error
 	died := survive(func() {
-		r.l, err = Open("ledger", crashKey(), &Options{FS: crashMarkerSyncFS{errorfs.Wrap(r.mem, r)}, Now: r.clock.now, MaxBatch: crashMaxBatch})
+		r.l, err = Open("ledger", crashKey(), &Options{FS: errorfs.Wrap(r.mem, r), Now: r.clock.now, MaxBatch: crashMaxBatch})
 	})
 	if (died || err != nil) && (r.mode.crash || !r.struckYet()) {
 		r.t.Fatalf("open failed with no fault injected: %v (died %v)", err, died)
@@ -373,7 +373,7 @@ func (r *faultRun) crash() {
 	}
 	for i, fs := range images {
 		pct := crashPercents()[i]
-		l, err := Open("ledger", crashKey(), &Options{FS: crashMarkerSyncFS{fs}, Now: newBatchClock(1 << 20).now, MaxBatch: crashMaxBatch})
+		l, err := Open("ledger", crashKey(), &Options{FS: fs, Now: newBatchClock(1 << 20).now, MaxBatch: crashMaxBatch})
 		if err != nil {
 			r.t.Fatalf("reopen after the crash (%d%% of unsynced data kept): %v", pct, err)
 		}
@@ -504,7 +504,6 @@ func spread(total int64, n int) []int64 {
 // Fatalf, which ends the process; and that a checkpoint on a ledger whose
 // commit failed is refused with ErrBroken.
 func TestFaultsReturnErrors(t *testing.T) {
-	t.Skip("log.go lets Pebble's Fatalf panic escape Open and Checkpoint on a disk error; remove this line once fixed")
 	ctx := context.Background()
 	for k := range int64(40) {
 		r := newFaultRun(t, vfs.NewCrashableMem(), &crashLedger{}, faultMode{name: "error", class: anyOp}, k, 0)

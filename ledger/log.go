@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"runtime"
+	"strings"
 	"sync"
 	"time"
 
@@ -162,8 +164,12 @@ func Open(dir string, priv ed25519.PrivateKey, opts *Options) (*Log, error) {
 	if !o.ReadOnly && len(priv) != ed25519.PrivateKeySize {
 		return nil, errors.New("ledger: open: a writable ledger needs its node's Ed25519 private key")
 	}
+	fs := o.FS
+	if fs == nil {
+		fs = vfs.Default
+	}
 	po := &pebble.Options{
-		FS:                          o.FS,
+		FS:                          markerSyncFS{fs},
 		Logger:                      quietLogger{},
 		ReadOnly:                    o.ReadOnly,
 		MemTableSize:                64 << 20,
@@ -175,7 +181,7 @@ func Open(dir string, priv ed25519.PrivateKey, opts *Options) (*Log, error) {
 		ErrorIfNotExists:            o.ReadOnly,
 		CacheSize:                   o.CacheSize,
 	}
-	db, err := pebble.Open(dir, po)
+	db, err := openStore(dir, po)
 	if err != nil {
 		return nil, fmt.Errorf("ledger: open %s: %w", dir, err)
 	}
@@ -207,7 +213,7 @@ func (l *Log) load() error {
 		}
 		l.pub = l.priv.Public().(ed25519.PublicKey)
 		m := append([]byte{metaVersion}, l.pub...)
-		if err := l.db.Set([]byte{prefixMeta}, m, pebble.Sync); err != nil {
+		if err := l.guard(func() error { return l.db.Set([]byte{prefixMeta}, m, pebble.Sync) }); err != nil {
 			return err
 		}
 	case err != nil:
@@ -775,3 +781,68 @@ func (quietLogger) Fatalf(format string, args ...any) {
 }
 
 type pebbleFatal string
+
+// openStore opens the Pebble store, turning a panic of Pebble's on a disk
+// error into an error (Pebble cleans up before it panics).
+func openStore(dir string, po *pebble.Options) (db *pebble.DB, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fatalError(r)
+		}
+	}()
+	return pebble.Open(dir, po)
+}
+
+// guard runs a write to the store other than a commit's, refusing it on a
+// broken log and turning a panic of Pebble's on a disk error into an error
+// that breaks the log.
+func (l *Log) guard(write func() error) (err error) {
+	if err := l.broken(); err != nil {
+		return err
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = l.fail(fatalError(r))
+		}
+	}()
+	return write()
+}
+
+// fatalError returns the error of a panic of Pebble's on a disk error: its
+// Fatalf (a pebbleFatal) or an error it panics with, as when it cannot
+// sync a directory. Other panics go on.
+func fatalError(r any) error {
+	switch v := r.(type) {
+	case pebbleFatal:
+		return errors.New(string(v))
+	case runtime.Error:
+		panic(r)
+	case error:
+		return v
+	}
+	panic(r)
+}
+
+// markerSyncFS syncs a directory before Pebble creates a marker file in
+// it, so that a crash cannot keep a marker (of the current MANIFEST, say)
+// but lose the file it names, which leaves a store that does not open.
+// Pebble v2.1.7 creates a MANIFEST and its marker with one directory sync
+// after both; TestCrashFaultInjection found stores that would not reopen.
+type markerSyncFS struct{ vfs.FS }
+
+func (fs markerSyncFS) Create(name string, category vfs.DiskWriteCategory) (vfs.File, error) {
+	if strings.HasPrefix(fs.PathBase(name), "marker.") {
+		d, err := fs.OpenDir(fs.PathDir(name))
+		if err != nil {
+			return nil, err
+		}
+		err = d.Sync()
+		if cerr := d.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return fs.FS.Create(name, category)
+}

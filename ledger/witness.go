@@ -208,7 +208,7 @@ func (l *Log) AddCheckpoint(ctx context.Context, logKey ed25519.PublicKey, req *
 	}
 	v := binary.BigEndian.AppendUint64(nil, c.Size)
 	v = append(append(v, c.Root[:]...), req.Checkpoint...)
-	if err := l.db.Set(witnessKey(c.Origin), v, pebble.Sync); err != nil {
+	if err := l.guard(func() error { return l.db.Set(witnessKey(c.Origin), v, pebble.Sync) }); err != nil {
 		return nil, fmt.Errorf("ledger: witness: store state: %w", err)
 	}
 	return []byte(line), nil
