@@ -24,7 +24,7 @@ import (
 )
 
 func ledgerCommand() *cli.Command {
-	dirFlag := &cli.StringFlag{Name: "dir", Usage: "the node folder (its `DIR`/ledger and DIR/node.key)"}
+	dirFlag := &cli.StringFlag{Name: "dir", Usage: "the node folder (its DIR/ledger and DIR/node.key)"}
 	return &cli.Command{
 		Name:  "ledger",
 		Usage: "read, prove, export, verify and anchor a node's ledger",
@@ -59,7 +59,7 @@ func ledgerCommand() *cli.Command {
 				Description: "Writes the entry, its Merkle inclusion proof and the latest signed checkpoint (signing\n" +
 					"one if none covers the entry yet) in the C2SP tlog-proof format. Anyone holding the\n" +
 					"log's verifier key can check it with cohort ledger verify --proof FILE --vkey KEY.",
-				Flags: []cli.Flag{dirFlag, &cli.StringFlag{Name: "out", Usage: "write the proof to `FILE` (default: stdout)"}},
+				Flags: []cli.Flag{dirFlag, &cli.StringFlag{Name: "out", Usage: "write the proof to FILE (default: stdout)"}},
 				Action: func(c *cli.Context) error {
 					if c.NArg() != 1 {
 						return usageError{"ledger prove: want one entry index"}
@@ -88,7 +88,7 @@ func ledgerCommand() *cli.Command {
 					"bundles, every kept checkpoint with its cosignatures, the anchor receipts and the log's\n" +
 					"verifier key (log.vkey) to --out, which must not exist. Any tlog-tiles client can read it;\n" +
 					"cohort ledger verify --export DIR checks all of it.",
-				Flags: []cli.Flag{dirFlag, &cli.StringFlag{Name: "out", Usage: "the new `DIR` to write", Required: true}},
+				Flags: []cli.Flag{dirFlag, &cli.StringFlag{Name: "out", Usage: "the new DIR to write", Required: true}},
 				Action: func(c *cli.Context) error {
 					l, err := openLedger(c, true)
 					if err != nil {
@@ -119,12 +119,12 @@ func ledgerCommand() *cli.Command {
 					"With --rpc, anchors are checked on the chain (transaction, receipt, canonical block,\n" +
 					"confirmations); without it only against the log itself.",
 				Flags: []cli.Flag{dirFlag,
-					&cli.StringFlag{Name: "export", Usage: "an exported `DIR`"},
-					&cli.StringFlag{Name: "proof", Usage: "a tlog-proof `FILE` (with --vkey)"},
-					&cli.StringFlag{Name: "vkey", Usage: "the log's verifier key, or a `FILE` holding it: pins which log this must be"},
-					&cli.StringSliceFlag{Name: "witness", Usage: "a trusted witness's cosignature verifier `KEY` (repeatable)"},
-					&cli.StringSliceFlag{Name: "checkpoint", Usage: "another signed checkpoint `FILE` of this log that must be consistent (repeatable)"},
-					&cli.StringFlag{Name: "rpc", Usage: "an Ethereum JSON-RPC `URL` to check anchors on chain"},
+					&cli.StringFlag{Name: "export", Usage: "an exported DIR"},
+					&cli.StringFlag{Name: "proof", Usage: "a tlog-proof FILE (with --vkey)"},
+					&cli.StringFlag{Name: "vkey", Usage: "the log's verifier key, or a FILE holding it: pins which log this must be"},
+					&cli.StringSliceFlag{Name: "witness", Usage: "a trusted witness's cosignature verifier KEY (repeatable)"},
+					&cli.StringSliceFlag{Name: "checkpoint", Usage: "another signed checkpoint FILE of this log that must be consistent (repeatable)"},
+					&cli.StringFlag{Name: "rpc", Usage: "an Ethereum JSON-RPC URL to check anchors on chain"},
 					&cli.Uint64Flag{Name: "confirmations", Value: 1, Usage: "confirmations an anchor must have on chain"},
 				},
 				Action: verifyAction,
@@ -138,8 +138,8 @@ func ledgerCommand() *cli.Command {
 					"of --key, waits for the receipt and --confirmations blocks, then records an\n" +
 					"anchor-published entry in the ledger.",
 				Flags: []cli.Flag{dirFlag,
-					&cli.StringFlag{Name: "rpc", Usage: "the chain's JSON-RPC `URL`", Required: true},
-					&cli.StringFlag{Name: "key", Usage: "a `FILE` holding the paying account's hex secp256k1 key", Required: true},
+					&cli.StringFlag{Name: "rpc", Usage: "the chain's JSON-RPC URL", Required: true},
+					&cli.StringFlag{Name: "key", Usage: "a FILE holding the paying account's hex secp256k1 key", Required: true},
 					&cli.Uint64Flag{Name: "confirmations", Value: 1, Usage: "blocks, the receipt's included, to wait for"},
 					&cli.DurationFlag{Name: "timeout", Value: 5 * time.Minute, Usage: "give up after this long"},
 				},
@@ -150,9 +150,9 @@ func ledgerCommand() *cli.Command {
 				Usage:  "run a local development chain (go-ethereum's simulated backend) for anchoring",
 				Hidden: true,
 				Flags: []cli.Flag{
-					&cli.StringFlag{Name: "listen", Value: "127.0.0.1:8545", Usage: "JSON-RPC `ADDR`"},
+					&cli.StringFlag{Name: "listen", Value: "127.0.0.1:8545", Usage: "JSON-RPC ADDR"},
 					&cli.DurationFlag{Name: "block-time", Value: time.Second, Usage: "time between blocks"},
-					&cli.StringFlag{Name: "key-out", Usage: "write a funded account's key to `FILE`", Required: true},
+					&cli.StringFlag{Name: "key-out", Usage: "write a funded account's key to FILE", Required: true},
 				},
 				Action: devchainAction,
 			},
