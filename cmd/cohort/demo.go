@@ -271,6 +271,22 @@ func writeDemoLedger(ctx context.Context, w io.Writer, res *engine.Result, nodes
 	}
 	fmt.Fprintf(w, "anchor: checkpoint %d published on a local development chain (go-ethereum simulated, chain %d), tx 0x%x…, block %d\n",
 		c.Size, a.ChainID, a.Tx[:6], a.Block)
+
+	// What an auditor would do: sign the whole log and verify all of it,
+	// the anchor on its chain.
+	if _, err := l.Checkpoint(ctx); err != nil {
+		return err
+	}
+	rep, err := ledger.Verify(ctx, l.Source(), ledger.VerifyOptions{LogKey: l.PublicKey(), Anchors: eth})
+	if err != nil {
+		return err
+	}
+	cos := 0
+	for _, n := range rep.Cosignatures {
+		cos += n
+	}
+	fmt.Fprintf(w, "verified: %d entries (hash chain, Merkle tree, root), %d signed checkpoints, %d cosignatures, %d anchor on chain\n",
+		rep.Size, len(rep.Checkpoints), cos, rep.AnchorsOnChain)
 	return nil
 }
 
