@@ -48,6 +48,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			demoCommand(),
 			dpCommand(),
 			ledgerCommand(),
+			nodeCommand(),
 			simulateCommand(),
 			versionCommand(),
 		},

@@ -24,6 +24,7 @@ import (
 	"github.com/cohort-mpc/cohort/engine/report"
 	"github.com/cohort-mpc/cohort/identity"
 	"github.com/cohort-mpc/cohort/ledger"
+	"github.com/cohort-mpc/cohort/node"
 	"github.com/cohort-mpc/cohort/tensor"
 	"github.com/urfave/cli/v2"
 )
@@ -164,10 +165,11 @@ type simStats struct {
 	Nodes      nodeDirs
 }
 
-// A node folder holds the node's key and its ledger.
+// A node folder holds the node's key and its ledger (the layout of
+// cohort node init).
 const (
-	nodeKeyFile   = "node.key"
-	nodeLedgerDir = "ledger"
+	nodeKeyFile   = node.KeyFile
+	nodeLedgerDir = node.LedgerDir
 )
 
 // run runs the simulation to the end.
