@@ -104,38 +104,28 @@ func Tee(rs ...Recorder) Recorder { return tee(rs) }
 
 type tee []Recorder
 
-func (t tee) JobProposed(ctx context.Context, e *JobProposed) error {
+// each calls f with every recorder in turn, stopping at the first error.
+func (t tee) each(f func(Recorder) error) error {
 	for _, r := range t {
-		if err := r.JobProposed(ctx, e); err != nil {
+		if err := f(r); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+func (t tee) JobProposed(ctx context.Context, e *JobProposed) error {
+	return t.each(func(r Recorder) error { return r.JobProposed(ctx, e) })
 }
 
 func (t tee) SiteDecided(ctx context.Context, e *SiteDecided) error {
-	for _, r := range t {
-		if err := r.SiteDecided(ctx, e); err != nil {
-			return err
-		}
-	}
-	return nil
+	return t.each(func(r Recorder) error { return r.SiteDecided(ctx, e) })
 }
 
 func (t tee) RoundCommitted(ctx context.Context, e *RoundCommitted) error {
-	for _, r := range t {
-		if err := r.RoundCommitted(ctx, e); err != nil {
-			return err
-		}
-	}
-	return nil
+	return t.each(func(r Recorder) error { return r.RoundCommitted(ctx, e) })
 }
 
 func (t tee) JobFinished(ctx context.Context, e *JobFinished) error {
-	for _, r := range t {
-		if err := r.JobFinished(ctx, e); err != nil {
-			return err
-		}
-	}
-	return nil
+	return t.each(func(r Recorder) error { return r.JobFinished(ctx, e) })
 }

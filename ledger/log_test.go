@@ -329,3 +329,27 @@ func TestKeysManySeeds(t *testing.T) {
 		}
 	}
 }
+
+// TestWitnessRefusesAProofForAFirstCheckpoint: a witness that has seen
+// nothing of a log takes its first checkpoint as it is, and a request that
+// nevertheless carries a proof is malformed.
+func TestWitnessRefusesAProofForAFirstCheckpoint(t *testing.T) {
+	ctx := context.Background()
+	l := openTest(t, t.TempDir(), testKey(30))
+	w := openTest(t, t.TempDir(), testKey(31))
+	if _, err := l.Append(ctx, noteN(0)); err != nil {
+		t.Fatal(err)
+	}
+	cp, err := l.Checkpoint(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := &AddCheckpointRequest{Proof: [][]byte{make([]byte, 32)}, Checkpoint: cp}
+	if _, err := w.AddCheckpoint(ctx, l.PublicKey(), req); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("first checkpoint with a proof: %v", err)
+	}
+	req.Proof = nil
+	if _, err := w.AddCheckpoint(ctx, l.PublicKey(), req); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -196,6 +196,8 @@ func (l *Log) AddCheckpoint(ctx context.Context, logKey ed25519.PublicKey, req *
 		if err := VerifyConsistency(st.size, c.Size, req.Proof, st.root, c.Root); err != nil {
 			return nil, alarm(fmt.Sprintf("not consistent with the cosigned size %d: %v", st.size, err))
 		}
+	case len(req.Proof) != 0:
+		return nil, fmt.Errorf("%w: a first checkpoint comes with no proof", ErrMalformed)
 	}
 	cs := cosigner(l.priv)
 	out, err := note.Sign(&note.Note{Text: n.Text}, cs)

@@ -229,9 +229,10 @@ func showLedger(w io.Writer, l *ledger.Log, from, count uint64, asJSON bool) err
 	})
 }
 
-// readVKey takes a verifier key or a file holding one.
+// readVKey takes a verifier key or a file holding one: a name that is an
+// existing file is read, anything else is the key itself.
 func readVKey(s string) (string, error) {
-	if strings.Count(s, "+") >= 2 && !strings.ContainsAny(s, "/\\") || strings.HasPrefix(s, "cohort") {
+	if st, err := os.Stat(s); err != nil || st.IsDir() {
 		return strings.TrimSpace(s), nil
 	}
 	b, err := os.ReadFile(s)

@@ -6,11 +6,11 @@ import (
 	"encoding/json"
 	"errors"
 	"math"
-	"os"
 	"strings"
 	"sync"
 	"testing"
 
+	"github.com/cohort-mpc/cohort/internal/golden"
 	"github.com/tuneinsight/lattigo/v6/core/rlwe"
 	"github.com/tuneinsight/lattigo/v6/ring"
 	"github.com/tuneinsight/lattigo/v6/schemes/ckks"
@@ -482,18 +482,7 @@ func TestGoldenComputePresets(t *testing.T) {
 	}
 	b = append(b, '\n')
 	const path = "../../testdata/mhe/compute_presets.json"
-	if *update {
-		if err := os.WriteFile(path, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if !bytes.Equal(b, want) {
-		t.Fatalf("compute presets differ from %s:\n%s\n(run with -update if the change is deliberate)", path, b)
-	}
+	golden.Check(t, path, b, true)
 }
 
 // ---- wire ----

@@ -1,15 +1,12 @@
 package mhe
 
 import (
-	"bytes"
 	"encoding/hex"
 	"encoding/json"
-	"flag"
-	"os"
 	"testing"
-)
 
-var update = flag.Bool("update", false, "rewrite testdata/mhe/presets.json")
+	"github.com/cohort-mpc/cohort/internal/golden"
+)
 
 // presetGolden is what testdata/mhe/presets.json pins for each preset.
 type presetGolden struct {
@@ -47,16 +44,5 @@ func TestGoldenPresets(t *testing.T) {
 	}
 	b = append(b, '\n')
 	const path = "../../testdata/mhe/presets.json"
-	if *update {
-		if err := os.WriteFile(path, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if !bytes.Equal(b, want) {
-		t.Fatalf("presets differ from %s:\n%s\n(run with -update if the change is deliberate)", path, b)
-	}
+	golden.Check(t, path, b, true)
 }

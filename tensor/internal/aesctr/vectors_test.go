@@ -7,15 +7,14 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
 	"testing"
-)
 
-var update = flag.Bool("update", false, "rewrite testdata/maskstream/vectors.json from the reference implementation")
+	"github.com/cohort-mpc/cohort/internal/golden"
+)
 
 var vectorsPath = filepath.Join("..", "..", "..", "testdata", "maskstream", "vectors.json")
 
@@ -109,7 +108,7 @@ func makeVectors(t *testing.T) vectorFile {
 // DeriveKey, and against every kernel set. With -update it rewrites the file.
 func TestVectors(t *testing.T) {
 	want := makeVectors(t)
-	if *update {
+	if golden.Update() {
 		b, err := json.MarshalIndent(want, "", "  ")
 		if err != nil {
 			t.Fatal(err)
