@@ -348,17 +348,7 @@ func TestMemContext(t *testing.T) {
 				t.Fatalf("message %d: %s", i, d)
 			}
 		}
-		want := testMessage(60, 2)
-		if err := site.Send(ctx, want); err != nil {
-			t.Fatal(err)
-		}
-		got, err := agg.Recv(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if d := sameMessage(got, want); d != "" {
-			t.Fatal(d)
-		}
+		sendRecv(t, ctx, site, agg, testMessage(60, 2))
 	})
 	t.Run("cancel mid-message closes", func(t *testing.T) {
 		site, agg := memPair(t)
@@ -539,17 +529,7 @@ func TestMemListenerClose(t *testing.T) {
 		t.Errorf("Dial after Close: %v, want ErrClosed", err)
 	}
 
-	want := testMessage(200, 1)
-	if err := site.Send(ctx, want); err != nil {
-		t.Fatal(err)
-	}
-	got, err := agg.Recv(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if d := sameMessage(got, want); d != "" {
-		t.Fatal(d)
-	}
+	sendRecv(t, ctx, site, agg, testMessage(200, 1))
 }
 
 func TestMemAcceptDialContext(t *testing.T) {
@@ -647,5 +627,20 @@ func BenchmarkMemRound(b *testing.B) {
 			})
 		}
 		wg.Wait()
+	}
+}
+
+// sendRecv sends m on from and checks that to receives it whole.
+func sendRecv(t *testing.T, ctx context.Context, from, to Conn, m *Message) {
+	t.Helper()
+	if err := from.Send(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	got, err := to.Recv(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := sameMessage(got, m); d != "" {
+		t.Fatal(d)
 	}
 }

@@ -60,17 +60,7 @@ func TestGorgoniaFiniteDifferences(t *testing.T) {
 	p := randParams(m.net, rng)
 	g := make([]float64, len(p))
 	m.Loss(p, b, g)
-	fd := make([]float64, len(p))
-	const h = 1e-5
-	for j := range p {
-		old := p[j]
-		p[j] = old + h
-		lp := m.Loss(p, b, nil)
-		p[j] = old - h
-		lm := m.Loss(p, b, nil)
-		p[j] = old
-		fd[j] = (lp - lm) / (2 * h)
-	}
+	fd := finiteDiff(func(p []float64) float64 { return m.Loss(p, b, nil) }, p)
 	if e := relErr(g, fd); e > 1e-5 {
 		t.Errorf("relative error %.3g between gorgonia gradient and finite differences", e)
 	}

@@ -75,6 +75,23 @@ func randParams(m *Net, rng *rand.Rand) []float64 {
 	return p
 }
 
+// finiteDiff is the central-difference gradient of loss at p (p is
+// restored).
+func finiteDiff(loss func(p []float64) float64, p []float64) []float64 {
+	const h = 1e-5
+	fd := make([]float64, len(p))
+	for j := range p {
+		old := p[j]
+		p[j] = old + h
+		lp := loss(p)
+		p[j] = old - h
+		lm := loss(p)
+		p[j] = old
+		fd[j] = (lp - lm) / (2 * h)
+	}
+	return fd
+}
+
 func relErr(a, b []float64) float64 {
 	var num, den float64
 	for i := range a {
@@ -95,17 +112,7 @@ func TestGradientFiniteDifferences(t *testing.T) {
 			p := randParams(m, rng)
 			g := make([]float64, m.NumParams())
 			m.Loss(p, b, g)
-			fd := make([]float64, len(p))
-			const h = 1e-5
-			for j := range p {
-				old := p[j]
-				p[j] = old + h
-				lp := m.Loss(p, b, nil)
-				p[j] = old - h
-				lm := m.Loss(p, b, nil)
-				p[j] = old
-				fd[j] = (lp - lm) / (2 * h)
-			}
+			fd := finiteDiff(func(p []float64) float64 { return m.Loss(p, b, nil) }, p)
 			if e := relErr(g, fd); e > 1e-5 {
 				t.Errorf("relative error %.3g between gradient and finite differences", e)
 			}
