@@ -258,9 +258,25 @@ type run struct {
 	lastScale uint32
 }
 
-// Run proposes a job to the sites of roster and runs it to the end. The
-// job file is sent to the sites as it is; each decides by its own policy.
-func (a *Aggregator) Run(ctx context.Context, jobFile []byte, roster []Peer) (*Result, error) {
+// Submitter is who submitted a job: a researcher's key and its SignJob
+// signature of the job file. Sites check the signature and give the key to
+// their policy.
+type Submitter struct {
+	Key       ed25519.PublicKey
+	Signature []byte
+}
+
+// Prepared is a job ready to be proposed: its ID is fixed (it hashes the
+// proposal, seed included) before anything is sent.
+type Prepared struct {
+	ID   JobID
+	Job  *Job
+	body []byte
+}
+
+// Prepare checks a job file and its roster and fixes the job's proposal.
+// by may be nil for a job nobody signed (simulations).
+func (a *Aggregator) Prepare(jobFile []byte, roster []Peer, by *Submitter) (*Prepared, error) {
 	job, err := ParseJob(bytes.NewReader(jobFile))
 	if err != nil {
 		return nil, err
@@ -272,11 +288,33 @@ func (a *Aggregator) Run(ctx context.Context, jobFile []byte, roster []Peer) (*R
 	if seed == 0 {
 		seed = rand.New(stream(&a.seed, labelAgg, JobID{}, 0, uint32(time.Now().UnixNano()))).Uint64() | 1
 	}
-	body, err := (&Proposal{JobFile: jobFile, Seed: seed, Roster: roster}).MarshalBinary()
+	p := &Proposal{JobFile: jobFile, Seed: seed, Roster: roster}
+	if by != nil {
+		if !VerifyJob(by.Key, jobFile, by.Signature) {
+			return nil, fmt.Errorf("%w: the submitter's signature of the job file does not verify", ErrRefused)
+		}
+		p.Researcher, p.Signature = by.Key, by.Signature
+	}
+	body, err := p.MarshalBinary()
 	if err != nil {
 		return nil, err
 	}
-	r, err := a.newRun(&JobState{ID: ProposalID(body), Proposal: body})
+	return &Prepared{ID: ProposalID(body), Job: job, body: body}, nil
+}
+
+// Run proposes a job to the sites of roster and runs it to the end. The
+// job file is sent to the sites as it is; each decides by its own policy.
+func (a *Aggregator) Run(ctx context.Context, jobFile []byte, roster []Peer) (*Result, error) {
+	p, err := a.Prepare(jobFile, roster, nil)
+	if err != nil {
+		return nil, err
+	}
+	return a.RunPrepared(ctx, p)
+}
+
+// RunPrepared proposes a prepared job and runs it to the end.
+func (a *Aggregator) RunPrepared(ctx context.Context, p *Prepared) (*Result, error) {
+	r, err := a.newRun(&JobState{ID: p.ID, Proposal: p.body})
 	if err != nil {
 		return nil, err
 	}

@@ -28,6 +28,32 @@ type Proposal struct {
 	JobFile []byte
 	Seed    uint64
 	Roster  []Peer
+	// Researcher and Signature, both set or both nil, say who submitted
+	// the job: Signature is Researcher's SignJob signature of JobFile.
+	// Sites check it (VerifyJob) before their policy sees the proposal.
+	Researcher ed25519.PublicKey
+	Signature  []byte
+}
+
+// jobSigContext is the domain separation of a researcher's signature on
+// a job file.
+const jobSigContext = "cohort-job/v1\n"
+
+func jobSigMessage(jobFile []byte) []byte {
+	h := sha256.Sum256(jobFile)
+	return append([]byte(jobSigContext), h[:]...)
+}
+
+// SignJob is a researcher's signature of a job file: Ed25519 over
+// "cohort-job/v1\n" followed by the file's SHA-256.
+func SignJob(key ed25519.PrivateKey, jobFile []byte) []byte {
+	return ed25519.Sign(key, jobSigMessage(jobFile))
+}
+
+// VerifyJob reports whether sig is key's SignJob signature of jobFile.
+func VerifyJob(key ed25519.PublicKey, jobFile, sig []byte) bool {
+	return len(key) == ed25519.PublicKeySize && len(sig) == ed25519.SignatureSize &&
+		ed25519.Verify(key, jobSigMessage(jobFile), sig)
 }
 
 // Decision is the body of KindDecision: a site's answer to a proposal, its
@@ -240,6 +266,16 @@ func (p *Proposal) MarshalBinary() ([]byte, error) {
 		w.b = append(w.b, s.Key...)
 		w.bytes([]byte(s.Name))
 	}
+	switch {
+	case p.Researcher == nil && p.Signature == nil:
+		w.u8(0)
+	case len(p.Researcher) == ed25519.PublicKeySize && len(p.Signature) == ed25519.SignatureSize:
+		w.u8(1)
+		w.b = append(w.b, p.Researcher...)
+		w.b = append(w.b, p.Signature...)
+	default:
+		return nil, fmt.Errorf("engine: proposal: want a %d-byte researcher key and a %d-byte signature, or neither", ed25519.PublicKeySize, ed25519.SignatureSize)
+	}
 	return w.b, nil
 }
 
@@ -260,6 +296,15 @@ func (p *Proposal) UnmarshalBinary(b []byte) error {
 		}
 		seen[string(key)] = true
 		p.Roster = append(p.Roster, Peer{Name: string(name), Key: key})
+	}
+	p.Researcher, p.Signature = nil, nil
+	switch signed := r.u8("signed"); {
+	case r.err != nil:
+	case signed == 1:
+		p.Researcher = slices.Clone(r.take(ed25519.PublicKeySize, "researcher key"))
+		p.Signature = slices.Clone(r.take(ed25519.SignatureSize, "researcher signature"))
+	case signed != 0:
+		r.fail("signed flag %d, want 0 or 1", signed)
 	}
 	return r.done()
 }

@@ -160,6 +160,11 @@ type Job struct {
 
 // DatasetSpec names a built-in dataset or a CSV file and its schema.
 type DatasetSpec struct {
+	// Name is what a node's dataset registry calls the data: the job
+	// file's dataset.name, or else the built-in's name, or else the CSV
+	// file's name without its extension. A node trains on the dataset it
+	// registered under this name (cohort dataset add).
+	Name string
 	// Builtin is BreastCancer, Digits or Diabetes, or "" for a CSV file.
 	Builtin string
 	// Path is the CSV file (relative paths are relative to the job file for
@@ -339,6 +344,7 @@ type jobFile struct {
 	Seed    int64  `toml:"seed"`
 	Rounds  int    `toml:"rounds"`
 	Dataset struct {
+		Name       string   `toml:"name"`
 		Builtin    string   `toml:"builtin"`
 		Path       string   `toml:"path"`
 		Label      string   `toml:"label"`
@@ -576,6 +582,7 @@ func (v *validator) job(f *jobFile) *Job {
 		v.addf("rounds", "must be at least 1, got %d", j.Rounds)
 	}
 	j.Dataset = v.dataset(f)
+	j.Dataset.Name = v.datasetName(f, j.Dataset)
 	j.Model = v.model(f, j.Dataset.Classes)
 	j.Sites = v.sites(f)
 	j.Local = v.local(f)
@@ -599,6 +606,44 @@ func (v *validator) job(f *jobFile) *Job {
 		Recovery: v.duration("deadlines.recovery", f.Deadlines.Recovery, DefaultRecovery),
 	}
 	return j
+}
+
+// datasetName is the name a node's registry knows the job's data by.
+func (v *validator) datasetName(f *jobFile, d DatasetSpec) string {
+	name := f.Dataset.Name
+	switch {
+	case v.set("dataset.name"):
+		if !ValidDatasetName(name) {
+			v.addf("dataset.name", "%q: want 1 to 64 of a-z, 0-9, '_', '-' and '.', starting with a letter or digit", name)
+		}
+		return name
+	case d.Builtin != "":
+		return d.Builtin
+	}
+	base := filepath.Base(d.Path)
+	name = strings.TrimSuffix(strings.TrimSuffix(base, ".gz"), filepath.Ext(strings.TrimSuffix(base, ".gz")))
+	if !ValidDatasetName(name) {
+		name = ""
+	}
+	return name
+}
+
+// ValidDatasetName reports whether name can name a dataset: 1 to 64 of
+// a-z, 0-9, '_', '-' and '.', starting with a letter or digit.
+func ValidDatasetName(name string) bool {
+	if len(name) == 0 || len(name) > 64 {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
+		case (c == '_' || c == '-' || c == '.') && i > 0:
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 func (v *validator) dataset(f *jobFile) DatasetSpec {

@@ -95,7 +95,7 @@ func TestJobMinimalDefaults(t *testing.T) {
 	want := &Job{
 		Name:    "job",
 		Rounds:  DefaultRounds,
-		Dataset: DatasetSpec{Builtin: BreastCancer, Schema: data.BreastCancerSchema(), Classes: 2},
+		Dataset: DatasetSpec{Name: BreastCancer, Builtin: BreastCancer, Schema: data.BreastCancerSchema(), Classes: 2},
 		Model:   ModelSpec{Kind: ModelLogReg},
 		Sites:   SitesSpec{Fraction: DefaultSiteFraction, Quorum: DefaultQuorum},
 		Local: train.LocalConfig{Optimizer: train.SGD, Epochs: DefaultEpochs, BatchSize: DefaultBatchSize,

@@ -19,6 +19,7 @@ import (
 	"github.com/cohort-mpc/cohort/federated/data"
 	"github.com/cohort-mpc/cohort/federated/dp"
 	"github.com/cohort-mpc/cohort/federated/train"
+	"github.com/cohort-mpc/cohort/ledger"
 	"github.com/cohort-mpc/cohort/protocols/mhe"
 	"github.com/cohort-mpc/cohort/protocols/sealed"
 	"github.com/cohort-mpc/cohort/protocols/secagg"
@@ -40,7 +41,34 @@ type Proposed struct {
 	JobFile    []byte
 	Aggregator Peer
 	Roster     []Peer
+	// Researcher is the key that signed the job file (the site checked
+	// the signature), or nil for a job nobody signed.
+	Researcher ed25519.PublicKey
+	// Data is what the site would compute on.
+	Data SiteData
 }
+
+// DataSource finds a site's rows for a job. The node package's dataset
+// registry implements it.
+type DataSource interface {
+	// SiteData returns the rows job names (by job.Dataset.Name), or an
+	// error whose text is the reason to refuse the job.
+	SiteData(ctx context.Context, job *Job) (SiteData, error)
+}
+
+// SiteRecorder receives what a site must be able to prove it did: each
+// decision on a proposal and each charge to a dataset's privacy budget.
+// *ledger.Log implements it. An error refuses the proposal or fails the
+// round: nothing happens that is not recorded.
+type SiteRecorder interface {
+	SiteDecided(ctx context.Context, e *SiteDecided) error
+	BudgetSpent(ctx context.Context, e *BudgetSpent) error
+}
+
+// BudgetSpent records a charge to a dataset's record-level privacy budget.
+type BudgetSpent = ledger.BudgetSpent
+
+var _ SiteRecorder = (*ledger.Log)(nil)
 
 // PolicyFunc adapts a function to Policy.
 type PolicyFunc func(ctx context.Context, p *Proposed) error
@@ -65,8 +93,14 @@ type SiteConfig struct {
 	// Self is the site's identity; Key must match Signer.
 	Self   Peer
 	Signer ed25519.PrivateKey
-	// Data is what the site computes on.
+	// Data is what the site computes on, unless Datasets is set.
 	Data SiteData
+	// Datasets, if not nil, finds the rows of each job by the dataset
+	// name the job gives; Data is then unused.
+	Datasets DataSource
+	// Recorder, if not nil, records the site's decisions and privacy
+	// budget charges (the node's own ledger).
+	Recorder SiteRecorder
 	// Policy decides proposals (nil refuses every proposal).
 	Policy Policy
 	// Ledger records the ε the site spends (nil: an in-memory ledger with
@@ -82,6 +116,21 @@ type SiteConfig struct {
 	Witness Witness
 	// Log receives the site's log lines (nil: discarded).
 	Log *slog.Logger
+}
+
+// checkData checks a site's rows and gives it an empty test batch if it
+// has none.
+func checkData(d SiteData) (SiteData, error) {
+	if d.Train == nil || d.Train.Rows == 0 {
+		return d, errors.New("no training rows")
+	}
+	if d.Test == nil {
+		d.Test = &federated.Batch{Cols: d.Train.Cols}
+	}
+	if d.Test.Cols != d.Train.Cols {
+		return d, fmt.Errorf("%d test columns, %d training columns", d.Test.Cols, d.Train.Cols)
+	}
+	return d, nil
 }
 
 // Site is a data owner's side of the engine: it answers the proposals and
@@ -107,14 +156,12 @@ func NewSite(cfg SiteConfig) (*Site, error) {
 	if len(cfg.Signer) != ed25519.PrivateKeySize || !bytes.Equal(cfg.Signer.Public().(ed25519.PublicKey), cfg.Self.Key) {
 		return nil, fmt.Errorf("engine: site %q: the signer does not match its key", cfg.Self.Name)
 	}
-	if cfg.Data.Train == nil || cfg.Data.Train.Rows == 0 {
-		return nil, fmt.Errorf("engine: site %q: no training rows", cfg.Self.Name)
-	}
-	if cfg.Data.Test == nil {
-		cfg.Data.Test = &federated.Batch{Cols: cfg.Data.Train.Cols}
-	}
-	if cfg.Data.Test.Cols != cfg.Data.Train.Cols {
-		return nil, fmt.Errorf("engine: site %q: %d test columns, %d training columns", cfg.Self.Name, cfg.Data.Test.Cols, cfg.Data.Train.Cols)
+	if cfg.Datasets == nil {
+		d, err := checkData(cfg.Data)
+		if err != nil {
+			return nil, fmt.Errorf("engine: site %q: %w", cfg.Self.Name, err)
+		}
+		cfg.Data = d
 	}
 	if cfg.Backend == nil {
 		return nil, fmt.Errorf("engine: site %q: no tensor backend", cfg.Self.Name)
@@ -213,6 +260,7 @@ type siteJob struct {
 	agg     Peer
 	model   federated.Model
 	classes int
+	data    SiteData // the rows the job computes on
 
 	// Standardised copies of the site's rows, made on the first training
 	// round from the federated statistics.
@@ -308,7 +356,25 @@ func (s *Site) propose(ctx context.Context, agg Peer, m *Message) ([]*Message, e
 	if ProposalID(m.Body) != m.Job {
 		return nil, fmt.Errorf("%w: proposal: job ID does not match its body", ErrMalformed)
 	}
+	// A resumed aggregator proposes its job again: the site keeps the
+	// state, and its decision, of the job it already accepted.
+	s.mu.Lock()
+	old := s.mu.jobs[m.Job]
+	s.mu.Unlock()
+	if old != nil && bytes.Equal(old.agg.Key, agg.Key) {
+		d := Decision{Accept: true, TrainRows: uint32(old.data.Train.Rows), TestRows: uint32(old.data.Test.Rows)}
+		d.Sealing, _ = marshalOrNil(old.sealAnn)
+		body, err := d.MarshalBinary()
+		if err != nil {
+			return nil, err
+		}
+		return []*Message{{Kind: KindDecision, Body: body}}, nil
+	}
+	var data SiteData
 	decide := func() (*siteJob, error) {
+		if p.Researcher != nil && !VerifyJob(p.Researcher, p.JobFile, p.Signature) {
+			return nil, errors.New("the researcher's signature of the job file does not verify")
+		}
 		job, err := ParseJob(bytes.NewReader(p.JobFile))
 		if err != nil {
 			return nil, err
@@ -322,7 +388,16 @@ func (s *Site) propose(ctx context.Context, agg Peer, m *Message) ([]*Message, e
 		if me < 0 {
 			return nil, fmt.Errorf("site %q is not on the job's roster", s.cfg.Self.Name)
 		}
-		j, err := s.newJob(m.Job, job, p.Roster, uint32(me), agg)
+		data = s.cfg.Data
+		if s.cfg.Datasets != nil {
+			if data, err = s.cfg.Datasets.SiteData(ctx, job); err != nil {
+				return nil, err
+			}
+			if data, err = checkData(data); err != nil {
+				return nil, fmt.Errorf("dataset %q: %w", job.Dataset.Name, err)
+			}
+		}
+		j, err := s.newJob(m.Job, job, p.Roster, uint32(me), agg, data)
 		if err != nil {
 			return nil, err
 		}
@@ -330,13 +405,20 @@ func (s *Site) propose(ctx context.Context, agg Peer, m *Message) ([]*Message, e
 		if pol == nil {
 			return nil, errors.New("the site has no policy")
 		}
-		if err := pol.Decide(ctx, &Proposed{ID: m.Job, Job: job, JobFile: p.JobFile, Aggregator: agg, Roster: p.Roster}); err != nil {
+		if err := pol.Decide(ctx, &Proposed{ID: m.Job, Job: job, JobFile: p.JobFile, Aggregator: agg, Roster: p.Roster,
+			Researcher: p.Researcher, Data: data}); err != nil {
 			return nil, err
 		}
 		return j, nil
 	}
-	d := Decision{TrainRows: uint32(s.cfg.Data.Train.Rows), TestRows: uint32(s.cfg.Data.Test.Rows)}
+	var d Decision
 	j, err := decide()
+	if data.Train != nil {
+		d.TrainRows = uint32(data.Train.Rows)
+	}
+	if data.Test != nil {
+		d.TestRows = uint32(data.Test.Rows)
+	}
 	if err != nil {
 		d.Reason = err.Error()
 		if len(d.Reason) > MaxName {
@@ -354,11 +436,18 @@ func (s *Site) propose(ctx context.Context, agg Peer, m *Message) ([]*Message, e
 				return nil, err
 			}
 		}
-		s.mu.Lock()
-		if old := s.mu.jobs[j.id]; old != nil {
-			j = old // a resumed aggregator re-proposes: keep the state
-			d.Sealing, _ = marshalOrNil(j.sealAnn)
+	}
+	if rec := s.cfg.Recorder; rec != nil {
+		// The decision is on the site's own ledger before the aggregator
+		// hears of it; a site that cannot record it refuses.
+		e := &SiteDecided{Job: ledger.JobID(m.Job), Site: ledger.Party(s.cfg.Self), Accept: d.Accept, Reason: d.Reason, Rows: int(d.TrainRows)}
+		if err := rec.SiteDecided(ctx, e); err != nil {
+			s.log.Error("could not record a decision; refusing", "job", m.Job, "err", err)
+			d = Decision{Reason: "the site could not record its decision"}
 		}
+	}
+	if d.Accept {
+		s.mu.Lock()
 		s.mu.jobs[j.id] = j
 		s.mu.Unlock()
 	}
@@ -376,19 +465,19 @@ func marshalOrNil(a *sealed.Announcement) ([]byte, error) {
 	return a.MarshalBinary()
 }
 
-func (s *Site) newJob(id JobID, job *Job, roster []Peer, me uint32, agg Peer) (*siteJob, error) {
+func (s *Site) newJob(id JobID, job *Job, roster []Peer, me uint32, agg Peer, data SiteData) (*siteJob, error) {
 	classes := job.Dataset.Classes
 	if classes < 0 {
 		return nil, fmt.Errorf("dataset.columns: the label's categories must be declared for a federated job")
 	}
-	mdl, err := job.Model.New(s.cfg.Data.Train.Cols, classes)
+	mdl, err := job.Model.New(data.Train.Cols, classes)
 	if err != nil {
-		return nil, fmt.Errorf("the site's %d features do not fit the job's model: %w", s.cfg.Data.Train.Cols, err)
+		return nil, fmt.Errorf("the site's %d features do not fit the job's model: %w", data.Train.Cols, err)
 	}
-	if want := featureCount(job.Dataset.Schema); want != 0 && want != s.cfg.Data.Train.Cols {
-		return nil, fmt.Errorf("the job wants %d features, the site's data has %d", want, s.cfg.Data.Train.Cols)
+	if want := featureCount(job.Dataset.Schema); want != 0 && want != data.Train.Cols {
+		return nil, fmt.Errorf("the job wants %d features, the site's data has %d", want, data.Train.Cols)
 	}
-	j := &siteJob{id: id, job: job, roster: roster, me: me, agg: agg, model: mdl, classes: classes,
+	j := &siteJob{id: id, job: job, roster: roster, me: me, agg: agg, model: mdl, classes: classes, data: data,
 		trained: map[uint32][32]byte{}, updates: map[uint32]train.Update{}, attempts: map[uint32]uint32{}, dpCharged: map[uint32]bool{}}
 	if job.Privacy == MHE {
 		if j.mheParams, err = mhe.NewParams(job.MHE.Preset); err != nil {
@@ -434,7 +523,7 @@ func (s *Site) roundStart(ctx context.Context, j *siteJob, m *Message) ([]*Messa
 		if m.Round != 0 {
 			return nil, fmt.Errorf("engine: statistics in round %d, want round 0", m.Round)
 		}
-		ints = statsInts(data.SiteStats(s.cfg.Data.Train))
+		ints = statsInts(data.SiteStats(j.data.Train))
 	case PurposeTrain, PurposeEval:
 		if m.Round == 0 {
 			return nil, fmt.Errorf("engine: %v purpose in round 0", st.Purpose)
@@ -442,7 +531,7 @@ func (s *Site) roundStart(ctx context.Context, j *siteJob, m *Message) ([]*Messa
 		if len(st.Model) != j.model.NumParams() {
 			return nil, fmt.Errorf("engine: round %d: global model of %d values, want %d", m.Round, len(st.Model), j.model.NumParams())
 		}
-		if err := j.standardise(s.cfg.Data, st.Standardizer); err != nil {
+		if err := j.standardise(j.data, st.Standardizer); err != nil {
 			return nil, err
 		}
 		counts, err := train.Evaluate(j.model, st.Model, j.test, evalConfig(j.classes == 0))
@@ -548,8 +637,25 @@ func (s *Site) train(ctx context.Context, j *siteJob, round uint32, st *RoundSta
 		if err != nil {
 			return train.Update{}, err
 		}
-		if err := s.cfg.Ledger.Charge(s.cfg.Data.Dataset, after-before); err != nil {
+		dataset := j.data.Dataset
+		if dataset == "" {
+			dataset = job.Dataset.Name
+		}
+		if err := s.cfg.Ledger.Charge(dataset, after-before); err != nil {
 			return train.Update{}, err
+		}
+		if rec := s.cfg.Recorder; rec != nil {
+			// Charged before the update leaves the site, and recorded
+			// before it does: a charge is never lost, at worst counted
+			// for an update that was not sent.
+			total, err := s.cfg.Ledger.Spent(dataset)
+			if err != nil {
+				return train.Update{}, err
+			}
+			if err := rec.BudgetSpent(ctx, &BudgetSpent{Job: ledger.JobID(j.id), Dataset: dataset, Epsilon: after - before,
+				Delta: job.RecordDP.Delta, Total: total}); err != nil {
+				return train.Update{}, fmt.Errorf("engine: recording the ε spent: %w", err)
+			}
 		}
 		j.dpRounds++
 		local = j.dpLocal
