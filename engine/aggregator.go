@@ -324,6 +324,33 @@ func (a *Aggregator) RunPrepared(ctx context.Context, p *Prepared) (*Result, err
 	return r.drive(ctx)
 }
 
+// Abort ends a job that is not running (never started here, or
+// interrupted): its state records reason as its error, so it is never
+// resumed, its sites are told to forget it, and the ledger records it as
+// finished with that error. It fails with ErrFinished for a job that
+// already ended.
+func (a *Aggregator) Abort(ctx context.Context, id JobID, reason string) error {
+	if a.cfg.Store == nil {
+		return errors.New("engine: abort needs a store")
+	}
+	st, err := a.cfg.Store.Load(id)
+	if err != nil {
+		return err
+	}
+	if st.Err != "" {
+		return fmt.Errorf("%w: %v: %s", ErrFinished, id, st.Err)
+	}
+	r, err := a.newRun(st)
+	if err != nil {
+		return err
+	}
+	if int(st.Next) > r.job.Rounds+1 {
+		return fmt.Errorf("%w: %v", ErrFinished, id)
+	}
+	_ = r.fail(ctx, errors.New(reason))
+	return nil
+}
+
 // Resume continues a job from its persisted state at the round after the
 // last one completed. Its sites must still hold the job (they keep it in
 // memory across reconnections); they are given until the job's setup
