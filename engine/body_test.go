@@ -16,6 +16,13 @@ func sampleBodies(t testing.TB) map[string][]byte {
 	if err != nil {
 		t.Fatal(err)
 	}
+	researcher := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{2}, 32))
+	job := []byte("rounds = 2\n")
+	sp, err := (&Proposal{JobFile: job, Seed: 3, Roster: []Peer{{Name: "a", Key: key}},
+		Researcher: researcher.Public().(ed25519.PublicKey), Signature: SignJob(researcher, job)}).MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
 	d, err := (&Decision{Accept: true, Reason: "ok", TrainRows: 10, TestRows: 3, Sealing: []byte{1, 2}}).MarshalBinary()
 	if err != nil {
 		t.Fatal(err)
@@ -32,7 +39,7 @@ func sampleBodies(t testing.TB) map[string][]byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return map[string][]byte{"proposal": p, "decision": d, "round": rs, "state": sb,
+	return map[string][]byte{"proposal": p, "signed-proposal": sp, "decision": d, "round": rs, "state": sb,
 		"setup":  (&mheSetupBody{Parties: []uint32{0, 1}, T: 2, Keys: [][]byte{{1}, {2}}}).marshal(),
 		"lists":  marshalByteLists([]byte{1}, nil, []byte{2, 3}),
 		"floats": encodeFloats([]float64{1, 2.5}),
@@ -42,7 +49,7 @@ func sampleBodies(t testing.TB) map[string][]byte {
 // decodeAny decodes b as the named body and re-encodes it.
 func decodeAny(name string, b []byte) ([]byte, error) {
 	switch name {
-	case "proposal":
+	case "proposal", "signed-proposal":
 		var p Proposal
 		if err := p.UnmarshalBinary(b); err != nil {
 			return nil, err
@@ -94,7 +101,7 @@ func decodeAny(name string, b []byte) ([]byte, error) {
 	panic("unknown body " + name)
 }
 
-var bodyNames = []string{"proposal", "decision", "round", "state", "setup", "lists", "floats", "cosign"}
+var bodyNames = []string{"proposal", "decision", "round", "state", "setup", "lists", "floats", "cosign", "signed-proposal"}
 
 func mustMarshal(t testing.TB, m interface{ MarshalBinary() ([]byte, error) }) []byte {
 	t.Helper()

@@ -336,3 +336,33 @@ func TestJobSmallSecAgg(t *testing.T) {
 		t.Errorf("literal %+v, %v", lit, err)
 	}
 }
+
+func TestJobDatasetName(t *testing.T) {
+	for _, tc := range []struct{ dataset, want, problem string }{
+		{"builtin = \"digits\"", "digits", ""},
+		{"builtin = \"digits\"\nname = \"mnist-8x8\"", "mnist-8x8", ""},
+		{"path = \"data/Clinic Rows.csv\"\nlabel = \"y\"\n[[dataset.columns]]\nname = \"y\"\n", "", ""},
+		{"path = \"data/clinic.csv.gz\"\nlabel = \"y\"\n[[dataset.columns]]\nname = \"y\"\n", "clinic", ""},
+		{"builtin = \"digits\"\nname = \"Bad Name\"", "", "dataset.name: \"Bad Name\": want 1 to 64"},
+		{"builtin = \"digits\"\nname = \"-x\"", "", "dataset.name: \"-x\""},
+	} {
+		model := "softmax"
+		if strings.Contains(tc.dataset, "path") {
+			model = "linreg"
+		}
+		j, err := ParseJob(strings.NewReader("[model]\nkind = \"" + model + "\"\n[dataset]\n" + tc.dataset + "\n"))
+		if tc.problem != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.problem) {
+				t.Errorf("%q: error %v, want %q", tc.dataset, err, tc.problem)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%q: %v", tc.dataset, err)
+			continue
+		}
+		if j.Dataset.Name != tc.want {
+			t.Errorf("%q: name %q, want %q", tc.dataset, j.Dataset.Name, tc.want)
+		}
+	}
+}

@@ -1,0 +1,203 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"math"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cohort-mpc/cohort/federated/dp"
+)
+
+func TestSignJob(t *testing.T) {
+	key := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{5}, 32))
+	pub := key.Public().(ed25519.PublicKey)
+	job := []byte("rounds = 3\n")
+	sig := SignJob(key, job)
+	if !VerifyJob(pub, job, sig) {
+		t.Fatal("a signature does not verify")
+	}
+	other := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{6}, 32)).Public().(ed25519.PublicKey)
+	for name, ok := range map[string]bool{
+		"other file": VerifyJob(pub, []byte("rounds = 4\n"), sig),
+		"other key":  VerifyJob(other, job, sig),
+		"short sig":  VerifyJob(pub, job, sig[:63]),
+		"no key":     VerifyJob(nil, job, sig),
+		// Signing the file itself, without the context, is not a job signature.
+		"no context": VerifyJob(pub, job, ed25519.Sign(key, job)),
+	} {
+		if ok {
+			t.Errorf("%s: verified", name)
+		}
+	}
+	var p Proposal
+	for _, bad := range []*Proposal{
+		{Researcher: pub},
+		{Signature: sig},
+		{Researcher: pub[:31], Signature: sig},
+	} {
+		if _, err := bad.MarshalBinary(); err == nil {
+			t.Errorf("%+v encoded", bad)
+		}
+	}
+	b, err := (&Proposal{JobFile: job}).MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)-1] = 2 // the signed flag
+	if err := p.UnmarshalBinary(b); !errors.Is(err, ErrMalformed) {
+		t.Errorf("signed flag 2: %v", err)
+	}
+}
+
+// siteLog records what a site's SiteRecorder receives.
+type siteLog struct {
+	mu       sync.Mutex
+	decided  []SiteDecided
+	spent    []BudgetSpent
+	failNext bool
+}
+
+func (l *siteLog) SiteDecided(_ context.Context, e *SiteDecided) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.failNext {
+		l.failNext = false
+		return errors.New("disk full")
+	}
+	l.decided = append(l.decided, *e)
+	return nil
+}
+
+func (l *siteLog) BudgetSpent(_ context.Context, e *BudgetSpent) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.spent = append(l.spent, *e)
+	return nil
+}
+
+// dataFunc adapts a function to DataSource.
+type dataFunc func(ctx context.Context, job *Job) (SiteData, error)
+
+func (f dataFunc) SiteData(ctx context.Context, job *Job) (SiteData, error) { return f(ctx, job) }
+
+// TestSiteNodeHooks runs signed jobs on sites whose rows come from a
+// DataSource and whose decisions and ε charges go to a SiteRecorder: the
+// policy sees the researcher and the data, every decision is recorded
+// before it is sent, every charge after it is made, and a bad signature, a
+// data source's refusal and a recorder's failure each refuse the job with
+// the reason.
+func TestSiteNodeHooks(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	b := testBackend(t)
+	job := demoJob("secagg", 2, "[dp.record]\nepsilon = 2.0\ndelta = 1e-5\nclip = 1.0\n")
+	sim, err := NewSimulation(SimConfig{JobFile: job, Sites: 3, Seed: 4, Backend: b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	researcher := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{9}, 32))
+	logs := make([]*siteLog, 3)
+	var refuse sync.Map // site index → reason its DataSource gives
+	for i, s := range sim.Sites {
+		logs[i] = &siteLog{}
+		rows := s.cfg.Data
+		s.cfg.Data = SiteData{}
+		s.cfg.Recorder = logs[i]
+		s.cfg.Ledger = dp.NewMemoryLedger(math.Inf(1))
+		s.cfg.Datasets = dataFunc(func(_ context.Context, j *Job) (SiteData, error) {
+			if r, ok := refuse.Load(i); ok {
+				return SiteData{}, errors.New(r.(string))
+			}
+			if j.Dataset.Name != BreastCancer {
+				t.Errorf("the data source is asked for %q", j.Dataset.Name)
+			}
+			return SiteData{Dataset: "bc-local", Train: rows.Train, Test: rows.Test}, nil
+		})
+		s.cfg.Policy = PolicyFunc(func(_ context.Context, p *Proposed) error {
+			if !p.Researcher.Equal(researcher.Public()) {
+				return errors.New("unknown researcher")
+			}
+			if p.Data.Dataset != "bc-local" || p.Data.Train != rows.Train {
+				t.Errorf("the policy sees data %q", p.Data.Dataset)
+			}
+			return nil
+		})
+	}
+	ln, err := sim.Listen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, shutdown, err := NewAggregator(AggregatorConfig{Backend: b, Seed: [32]byte{1}}, ln)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer shutdown()
+	stop := sim.Start(ctx)
+	defer stop()
+	by := &Submitter{Key: researcher.Public().(ed25519.PublicKey), Signature: SignJob(researcher, job)}
+
+	// A signature of another file is refused by Prepare.
+	if _, err := a.Prepare(job, sim.Peers, &Submitter{Key: by.Key, Signature: SignJob(researcher, []byte("x"))}); !errors.Is(err, ErrRefused) {
+		t.Fatalf("Prepare with a bad signature: %v", err)
+	}
+	p, err := a.Prepare(job, sim.Peers, by)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := a.RunPrepared(ctx, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.ID != p.ID {
+		t.Errorf("ran %v, prepared %v", res.ID, p.ID)
+	}
+	for i, l := range logs {
+		if len(l.decided) != 1 || !l.decided[0].Accept || l.decided[0].Job != [16]byte(p.ID) || l.decided[0].Rows == 0 {
+			t.Errorf("site %d recorded decisions %+v", i, l.decided)
+		}
+		spent, _ := sim.Sites[i].cfg.Ledger.Spent("bc-local")
+		if len(l.spent) == 0 || l.spent[len(l.spent)-1].Total != spent || l.spent[0].Dataset != "bc-local" {
+			t.Errorf("site %d recorded charges %+v, its budget says %v", i, l.spent, spent)
+		}
+		sum := 0.0
+		for _, e := range l.spent {
+			sum += e.Epsilon
+		}
+		if math.Abs(sum-spent) > 1e-12 || !(spent > 0 && spent <= 2.0+1e-9) {
+			t.Errorf("site %d: charges sum to %v, budget %v", i, sum, spent)
+		}
+	}
+
+	// Refusals: the data source's, and a recorder that cannot record.
+	refuse.Store(1, "no dataset named breast_cancer here")
+	logs[2].failNext = true
+	job2 := append(bytes.Clone(job), []byte("# again\n")...)
+	_, err = a.RunPrepared(ctx, mustPrepare(t, a, job2, sim.Peers, researcher))
+	if err == nil {
+		t.Fatal("a job two sites refuse ran")
+	}
+	if got := logs[1].decided[len(logs[1].decided)-1]; got.Accept || !strings.Contains(got.Reason, "no dataset named breast_cancer here") {
+		t.Errorf("site 1 recorded %+v", got)
+	}
+	if n := len(logs[2].decided); n != 1 {
+		t.Errorf("site 2 has %d decisions recorded, want the first only (it could not record the second)", n)
+	}
+	if !strings.Contains(err.Error(), "could not record its decision") || !strings.Contains(err.Error(), "no dataset named") {
+		t.Errorf("the job's error does not give the sites' reasons: %v", err)
+	}
+}
+
+func mustPrepare(t *testing.T, a *Aggregator, job []byte, roster []Peer, key ed25519.PrivateKey) *Prepared {
+	t.Helper()
+	p, err := a.Prepare(job, roster, &Submitter{Key: key.Public().(ed25519.PublicKey), Signature: SignJob(key, job)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
