@@ -7,15 +7,18 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/BurntSushi/toml"
 
+	"github.com/cohort-mpc/cohort/engine"
 	"github.com/cohort-mpc/cohort/identity"
 )
 
@@ -37,6 +40,9 @@ type Config struct {
 	// Aggregators are the aggregators this node works with: it dials out
 	// to each and receives its tasks on that connection.
 	Aggregators []Aggregator `toml:"aggregator"`
+	// Policies say what jobs may do with each dataset ([[policy]]
+	// blocks); a dataset without one is used by no job.
+	Policies []DatasetPolicy `toml:"policy"`
 }
 
 // Aggregator is an aggregator a node dials.
@@ -98,7 +104,51 @@ func ParseConfig(b []byte) (*Config, error) {
 			return nil, fmt.Errorf("%w: aggregator[%d].did: %v", ErrConfig, i, err)
 		}
 	}
+	if err := checkPolicies(c.Policies); err != nil {
+		return nil, err
+	}
 	return &c, nil
+}
+
+// checkPolicies checks the [[policy]] blocks. Datasets need not be
+// registered yet.
+func checkPolicies(ps []DatasetPolicy) error {
+	seen := map[string]int{}
+	for i, p := range ps {
+		key := fmt.Sprintf("policy[%d]", i)
+		if !engine.ValidDatasetName(p.Dataset) {
+			return fmt.Errorf("%w: %s.dataset: %q: want 1 to 64 of a-z, 0-9, '_', '-' and '.', starting with a letter or digit", ErrConfig, key, p.Dataset)
+		}
+		if j, dup := seen[p.Dataset]; dup {
+			return fmt.Errorf("%w: %s.dataset: a second policy for dataset %q (the first is policy[%d])", ErrConfig, key, p.Dataset, j)
+		}
+		seen[p.Dataset] = i
+		for j, d := range p.Researchers {
+			if _, err := identity.ParseDID(d); err != nil {
+				return fmt.Errorf("%w: %s.researchers[%d]: %v", ErrConfig, key, j, err)
+			}
+		}
+		if p.Modes != nil && len(p.Modes) == 0 {
+			return fmt.Errorf("%w: %s.modes: empty: list the privacy modes allowed, or leave the key out for secagg and mhe", ErrConfig, key)
+		}
+		for j, m := range p.Modes {
+			switch engine.PrivacyMode(m) {
+			case engine.SecAgg, engine.MHE, engine.Plain:
+			default:
+				return fmt.Errorf("%w: %s.modes[%d]: unknown privacy mode %q, want \"secagg\", \"mhe\" or \"plain\"", ErrConfig, key, j, m)
+			}
+			if slices.Contains(p.Modes[:j], m) {
+				return fmt.Errorf("%w: %s.modes[%d]: %q is listed twice", ErrConfig, key, j, m)
+			}
+		}
+		if p.MinSites < 0 {
+			return fmt.Errorf("%w: %s.min_sites: must be at least 1, got %d", ErrConfig, key, p.MinSites)
+		}
+		if !(p.EpsilonCap >= 0) || math.IsInf(p.EpsilonCap, 1) {
+			return fmt.Errorf("%w: %s.epsilon_cap: must be finite and at least 0 (0 is no cap), got %v", ErrConfig, key, p.EpsilonCap)
+		}
+	}
+	return nil
 }
 
 func checkAddr(s string) error {
@@ -196,4 +246,15 @@ researchers = []
 # [[aggregator]]
 # address = "aggregator.example.org:7400"
 # did = "did:key:z6Mk..."
+
+# What jobs may do with each dataset registered here (cohort dataset add);
+# a dataset without a policy is used by no job. One block per dataset:
+# [[policy]]
+# dataset = "breast_cancer"
+# researchers = ["did:key:z6Mk..."]  # whose signed jobs may use it; [] is nobody
+# modes = ["secagg", "mhe"]          # privacy modes allowed ("plain" only if listed)
+# min_sites = 3                      # the fewest sites a job may have
+# epsilon_cap = 8.0                  # record-level ε of all jobs together (0: no cap);
+#                                    # a cap refuses jobs without record-level DP
+# require_dp = true                  # refuse jobs without record-level DP
 `

@@ -45,6 +45,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		ExitErrHandler: func(*cli.Context, error) {},
 		Commands: []*cli.Command{
 			benchCommand(),
+			datasetCommand(),
 			demoCommand(),
 			dpCommand(),
 			ledgerCommand(),
