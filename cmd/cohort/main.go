@@ -48,6 +48,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			datasetCommand(),
 			demoCommand(),
 			dpCommand(),
+			jobCommand(), keyCommand(),
 			ledgerCommand(),
 			nodeCommand(),
 			simulateCommand(),

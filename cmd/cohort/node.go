@@ -1,9 +1,15 @@
 package main
 
 import (
+	"context"
 	"crypto/rand"
+	"encoding/hex"
 	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -43,6 +49,64 @@ func nodeCommand() *cli.Command {
 					return nil
 				},
 			},
+			{
+				Name:      "start",
+				Usage:     "run the node of a folder until SIGTERM or SIGINT",
+				ArgsUsage: " ",
+				Description: "Runs the node: if its config has listen, it aggregates (serving its peers' task streams\n" +
+					"and its researchers' jobs over gRPC with mutual TLS); if it lists aggregators, it dials\n" +
+					"each and works for it on its registered datasets, deciding proposals by its policy. It\n" +
+					"logs to stderr and writes its gRPC address to DIR/node.addr. SIGTERM or SIGINT stops it\n" +
+					"gracefully: a running round is abandoned and the job resumes when the node restarts.",
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "dir", Usage: "the node folder (cohort node init)", Required: true},
+					&cli.StringFlag{Name: "log-format", Value: "text", Usage: "text or json"},
+					&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error"},
+					&cli.StringFlag{Name: "insecure-seed", Hidden: true, Usage: "64 hex digits fixing the node's randomness (tests only)"},
+				},
+				Action: func(c *cli.Context) error { return nodeStart(c) },
+			},
 		},
 	}
+}
+
+func nodeStart(c *cli.Context) error {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.String("log-level"))); err != nil {
+		return fmt.Errorf("--log-level %q: want debug, info, warn or error", c.String("log-level"))
+	}
+	hopts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler
+	switch c.String("log-format") {
+	case "text":
+		h = slog.NewTextHandler(c.App.ErrWriter, hopts)
+	case "json":
+		h = slog.NewJSONHandler(c.App.ErrWriter, hopts)
+	default:
+		return fmt.Errorf("--log-format %q: want text or json", c.String("log-format"))
+	}
+	opt := node.Options{Log: slog.New(h)}
+	if s := c.String("insecure-seed"); s != "" {
+		b, err := hex.DecodeString(s)
+		if err != nil || len(b) != 32 {
+			return fmt.Errorf("--insecure-seed: want 64 hex digits")
+		}
+		opt.Seed = [32]byte(b)
+	}
+	ctx, stop := signal.NotifyContext(c.Context, syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	n, err := node.Start(ctx, c.String("dir"), opt)
+	if err != nil {
+		return err
+	}
+	if n.Addr() != "" {
+		fmt.Fprintf(c.App.Writer, "node %s listening on %s\n", n.DID(), n.Addr())
+	} else {
+		fmt.Fprintf(c.App.Writer, "node %s running\n", n.DID())
+	}
+	<-ctx.Done()
+	fmt.Fprintln(c.App.Writer, "stopping")
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return n.Shutdown(sctx)
 }
