@@ -78,7 +78,7 @@ type Suite struct {
 
 // Suites returns every suite, sorted by name.
 func Suites() []Suite {
-	s := []Suite{federatedSuite(), ledgerSuite(), mheSuite(), secaggSuite(), tensorSuite()}
+	s := []Suite{federatedSuite(), ledgerSuite(), mheSuite(), nodeSuite(), secaggSuite(), tensorSuite()}
 	sort.Slice(s, func(i, j int) bool { return s[i].Name < s[j].Name })
 	return s
 }

@@ -204,6 +204,13 @@ func (a *Assembler) Add(f *Frame) (*Message, error) {
 		return nil, fmt.Errorf("%w: frame %d of stream %d says %d frames of a %d-byte message, frame 0 said %d of %d bytes",
 			ErrMalformed, f.Index, f.Stream, f.Count, f.Total, a.count, a.total)
 	}
+	if cap(a.buf)-len(a.buf) < len(f.Payload) {
+		// Double (append grows large slices by only 1.25x, copying the
+		// message several times over), but never past Total.
+		nb := make([]byte, len(a.buf), min(int(a.total), 2*cap(a.buf)+len(f.Payload)))
+		copy(nb, a.buf)
+		a.buf = nb
+	}
 	a.buf = append(a.buf, f.Payload...)
 	if a.next++; a.next < a.count {
 		return nil, nil
@@ -211,8 +218,9 @@ func (a *Assembler) Add(f *Frame) (*Message, error) {
 	b := a.buf
 	a.next, a.count, a.total, a.buf = 0, 0, 0, nil
 	m := new(Message)
-	if err := m.UnmarshalBinary(b); err != nil {
+	if err := m.UnmarshalBinary(b[:messageHeader]); err != nil {
 		return nil, err
 	}
+	m.Body = b[messageHeader:] // b is the Assembler's own: no second copy
 	return m, nil
 }

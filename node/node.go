@@ -117,6 +117,7 @@ func Start(ctx context.Context, dir string, opt Options) (n *Node, err error) {
 		return nil, err
 	}
 	n.stops = append(n.stops, n.ledger.Close)
+	n.stops = append(n.stops, n.signCheckpoints())
 	self := engine.Peer{Name: cfg.Name, Key: pub}
 
 	if cfg.Listen != "" {
@@ -179,13 +180,6 @@ func (n *Node) startAggregator(ctx context.Context, self engine.Peer, key ed2551
 		ln.Close()
 		return err
 	}
-	n.wg.Add(1)
-	go func() {
-		defer n.wg.Done()
-		if err := n.grpc.Serve(ln); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
-			n.log.Error("gRPC server stopped", "err", err)
-		}
-	}()
 	n.stops = append(n.stops, func() error {
 		n.health.Shutdown()
 		stopped := make(chan struct{})
@@ -203,11 +197,19 @@ func (n *Node) startAggregator(ctx context.Context, self engine.Peer, key ed2551
 		Roster: func() []engine.Peer { return n.roster() },
 	})
 	if err != nil {
+		ln.Close()
 		return err
 	}
 	n.jobs = jobs
 	n.stops = append(n.stops, func() error { stopJobs(); return nil })
 	RegisterJobs(n.grpc, jobs)
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		if err := n.grpc.Serve(ln); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+			n.log.Error("gRPC server stopped", "err", err)
+		}
+	}()
 	n.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	n.health.SetServingStatus("cohort.node.v1.Tasks", healthpb.HealthCheckResponse_SERVING)
 	n.health.SetServingStatus("cohort.node.v1.Jobs", healthpb.HealthCheckResponse_SERVING)
@@ -273,6 +275,50 @@ func (n *Node) startParticipant(ctx context.Context, self engine.Peer, key ed255
 		return dialer.Close()
 	})
 	return nil
+}
+
+// checkpointEvery is how often a node signs a checkpoint of its ledger
+// when entries were added since the last one.
+const checkpointEvery = 2 * time.Second
+
+// signCheckpoints signs a checkpoint of the node's ledger every
+// checkpointEvery while entries are being added, so that what the node
+// recorded (its decisions, its ε charges, what it witnessed) is covered by
+// its signature within seconds. The returned function stops it and signs a
+// last checkpoint.
+func (n *Node) signCheckpoints() func() error {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	signed := uint64(0)
+	sign := func(ctx context.Context) error {
+		if size := n.ledger.Size(); size != signed {
+			if _, err := n.ledger.Checkpoint(ctx); err != nil {
+				return err
+			}
+			signed = size
+		}
+		return nil
+	}
+	go func() {
+		defer close(done)
+		t := time.NewTicker(checkpointEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if err := sign(ctx); err != nil && ctx.Err() == nil {
+					n.log.Error("cannot sign a ledger checkpoint", "err", err)
+				}
+			}
+		}
+	}()
+	return func() error {
+		cancel()
+		<-done
+		return sign(context.Background())
+	}
 }
 
 // Addr is the address the node's gRPC server listens on, or "" if it does
