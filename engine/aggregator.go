@@ -254,6 +254,9 @@ type run struct {
 	dpZ      map[uint32]float64
 	// warm is set once a round has waited for its sites in this process.
 	warm bool
+	// absent holds the sites a wait gave up on and that have not been
+	// seen connected since (see waitConnected).
+	absent map[uint32]bool
 	// lastScale is the weight divisor of the last aggregate (see scale).
 	lastScale uint32
 }
@@ -386,7 +389,7 @@ func (a *Aggregator) newRun(st *JobState) (*run, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &run{a: a, st: st, job: job, roster: p.Roster, index: map[string]uint32{}, seed: p.Seed, start: time.Now(), dpZ: map[uint32]float64{}}
+	r := &run{a: a, st: st, job: job, roster: p.Roster, index: map[string]uint32{}, seed: p.Seed, start: time.Now(), dpZ: map[uint32]float64{}, absent: map[uint32]bool{}}
 	for i, s := range p.Roster {
 		r.index[string(s.Key)] = uint32(i)
 	}
@@ -527,17 +530,34 @@ func (r *run) accepted() []uint32 {
 }
 
 // waitConnected waits until every site in sites is connected or d passes,
-// and returns those connected.
+// and returns those connected, in the order of sites. A site that is still
+// missing when d passes is marked absent: later waits do not wait for it
+// (it takes part again as soon as it is connected at the start of a
+// round), so a site that died costs one wait, not one per round.
 func (r *run) waitConnected(ctx context.Context, sites []uint32, d time.Duration) []uint32 {
 	end := time.Now().Add(d)
 	for {
 		var up []uint32
+		waiting := false
 		for _, s := range sites {
-			if r.a.conn(r.roster[s].Key) != nil {
+			switch {
+			case r.a.conn(r.roster[s].Key) != nil:
 				up = append(up, s)
+				delete(r.absent, s)
+			case !r.absent[s]:
+				waiting = true
 			}
 		}
-		if len(up) == len(sites) || time.Now().After(end) || ctx.Err() != nil {
+		if !waiting || ctx.Err() != nil {
+			return up
+		}
+		if time.Now().After(end) {
+			for _, s := range sites {
+				if r.a.conn(r.roster[s].Key) == nil {
+					r.absent[s] = true
+					r.a.log.Info("site absent: not waiting for it until it reconnects", "job", r.st.ID, "site", r.roster[s].Name)
+				}
+			}
 			return up
 		}
 		select {

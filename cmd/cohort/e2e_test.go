@@ -474,7 +474,13 @@ func TestNodesEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts node processes and runs several federated jobs")
 	}
+	last := time.Now()
+	step := func(what string) {
+		t.Logf("%-40s %v", what, time.Since(last).Round(time.Millisecond))
+		last = time.Now()
+	}
 	c := newCluster(t, "st-marys", "riverside", "northgate")
+	step("four nodes up")
 
 	// The breast-cancer job in secagg and in mhe mode: the model equals
 	// an in-process simulation of the same seeded job (mhe: within CKKS's
@@ -499,6 +505,8 @@ func TestNodesEndToEnd(t *testing.T) {
 		}
 	}
 
+	step("jobs in secagg and mhe")
+
 	// A policy refusal reaches the researcher with its reason.
 	id := c.submit(e2eJob("plain", 2, ""))
 	out, err := c.watch(id)
@@ -506,9 +514,13 @@ func TestNodesEndToEnd(t *testing.T) {
 		t.Errorf("plain job: err %v, output %q: want the policy's reason", err, out)
 	}
 
+	step("policy refusal")
+
 	// A malformed and a replayed frame from a listed hospital's key are
 	// refused; the aggregator keeps working.
 	c.badFrames()
+
+	step("bad frames")
 
 	// An unlisted node is refused at the handshake, with who and why in the
 	// aggregator's log.
@@ -528,6 +540,8 @@ func TestNodesEndToEnd(t *testing.T) {
 	}
 	c.stop(stranger, syscall.SIGTERM)
 
+	step("unlisted node")
+
 	// SIGKILL a hospital during a round: the job completes without it
 	// (dropout recovery, then rounds of the other two).
 	id = c.submit(e2eJob("secagg", 30, "# a hospital is killed\n"))
@@ -543,6 +557,8 @@ func TestNodesEndToEnd(t *testing.T) {
 	}
 	c.start(c.hospitals[2])
 	c.waitConnected(3)
+
+	step("hospital killed")
 
 	// SIGKILL and restart the aggregator mid-job: it resumes.
 	id = c.submit(e2eJob("secagg", 30, "# the aggregator is killed\n"))
@@ -567,6 +583,8 @@ func TestNodesEndToEnd(t *testing.T) {
 		t.Errorf("the restarted aggregator did not resume the job")
 	}
 
+	step("aggregator killed and resumed")
+
 	// Every ledger verifies, and the hospitals cosigned the aggregator's
 	// latest checkpoint.
 	c.stopAll()
@@ -578,6 +596,7 @@ func TestNodesEndToEnd(t *testing.T) {
 		}
 	}
 	c.checkCosigned()
+	step("ledgers verified")
 }
 
 // roundsWithContributors fetches job id's result and counts the rounds
