@@ -81,7 +81,7 @@ type Node struct {
 // interrupted (its state stays resumable; a restarted node resumes it),
 // the aggregator closes its connections, the gRPC server stops, then the
 // job store and the ledger close.
-func Start(ctx context.Context, dir string, opt Options) (n *Node, err error) {
+func Start(ctx context.Context, dir string, opt Options) (_ *Node, err error) {
 	cfg, err := LoadConfig(dir)
 	if err != nil {
 		return nil, err
@@ -94,7 +94,7 @@ func Start(ctx context.Context, dir string, opt Options) (n *Node, err error) {
 		return nil, err
 	}
 	pub := key.Public().(ed25519.PublicKey)
-	n = &Node{cfg: cfg, dir: dir, did: identity.DID(pub), log: opt.Log, stats: new(TransportStats)}
+	n := &Node{cfg: cfg, dir: dir, did: identity.DID(pub), log: opt.Log, stats: new(TransportStats)}
 	if n.log == nil {
 		n.log = slog.New(slog.DiscardHandler)
 	}
@@ -186,7 +186,7 @@ func (n *Node) startAggregator(ctx context.Context, self engine.Peer, key ed2551
 		go func() { n.grpc.GracefulStop(); close(stopped) }()
 		select {
 		case <-stopped:
-		case <-time.After(5 * time.Second):
+		case <-time.After(2 * time.Second):
 			n.grpc.Stop()
 		}
 		return nil
