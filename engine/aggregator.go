@@ -481,6 +481,8 @@ func (r *run) propose(ctx context.Context) error {
 			d := new(Decision)
 			if err := d.UnmarshalBinary(in.msg.Body); err != nil {
 				d = &Decision{Reason: "malformed decision: " + err.Error()}
+			} else if !VerifyDecision(r.roster[i].Key, r.st.ID, d) {
+				d = &Decision{Reason: "the decision does not carry the site's signature"}
 			}
 			decisions[i] = d
 			answered++

@@ -64,6 +64,42 @@ type Decision struct {
 	TrainRows uint32
 	TestRows  uint32
 	Sealing   []byte // sealed.Announcement, mhe jobs only
+	// Signature is the site's SignDecision signature: the aggregator keeps
+	// it in the job's state as the site's word (nil only before signing).
+	Signature []byte
+}
+
+// decisionSigContext is the domain separation of a site's signature on
+// its decision.
+const decisionSigContext = "cohort-decision/v1\n"
+
+// decisionSigMessage is what a site signs: the context, the job ID and the
+// decision's encoding without its signature.
+func decisionSigMessage(job JobID, d *Decision) ([]byte, error) {
+	u := *d
+	u.Signature = nil
+	b, err := u.MarshalBinary()
+	if err != nil {
+		return nil, err
+	}
+	return append(append([]byte(decisionSigContext), job[:]...), b...), nil
+}
+
+// SignDecision sets d.Signature to key's signature of d for job.
+func SignDecision(key ed25519.PrivateKey, job JobID, d *Decision) error {
+	m, err := decisionSigMessage(job, d)
+	if err != nil {
+		return err
+	}
+	d.Signature = ed25519.Sign(key, m)
+	return nil
+}
+
+// VerifyDecision reports whether d carries key's signature of d for job.
+func VerifyDecision(key ed25519.PublicKey, job JobID, d *Decision) bool {
+	m, err := decisionSigMessage(job, d)
+	return err == nil && len(key) == ed25519.PublicKeySize && len(d.Signature) == ed25519.SignatureSize &&
+		ed25519.Verify(key, m, d.Signature)
 }
 
 // Purpose says what a round aggregates.
@@ -325,6 +361,10 @@ func (d *Decision) MarshalBinary() ([]byte, error) {
 	w.u32(d.TrainRows)
 	w.u32(d.TestRows)
 	w.bytes(d.Sealing)
+	if len(d.Signature) != 0 && len(d.Signature) != ed25519.SignatureSize {
+		return nil, fmt.Errorf("engine: decision signature of %d bytes, want %d or none", len(d.Signature), ed25519.SignatureSize)
+	}
+	w.bytes(d.Signature)
 	return w.b, nil
 }
 
@@ -337,6 +377,10 @@ func (d *Decision) UnmarshalBinary(b []byte) error {
 	d.TrainRows = r.u32("train rows")
 	d.TestRows = r.u32("test rows")
 	d.Sealing = r.bytes("sealing key", MaxName)
+	d.Signature = r.bytes("signature", ed25519.SignatureSize)
+	if r.err == nil && len(d.Signature) != 0 && len(d.Signature) != ed25519.SignatureSize {
+		r.fail("signature of %d bytes, want %d or none", len(d.Signature), ed25519.SignatureSize)
+	}
 	return r.done()
 }
 

@@ -23,7 +23,11 @@ func sampleBodies(t testing.TB) map[string][]byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := (&Decision{Accept: true, Reason: "ok", TrainRows: 10, TestRows: 3, Sealing: []byte{1, 2}}).MarshalBinary()
+	dec := &Decision{Accept: true, Reason: "ok", TrainRows: 10, TestRows: 3, Sealing: []byte{1, 2}}
+	if err := SignDecision(researcher, JobID{4}, dec); err != nil {
+		t.Fatal(err)
+	}
+	d, err := dec.MarshalBinary()
 	if err != nil {
 		t.Fatal(err)
 	}

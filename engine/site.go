@@ -364,6 +364,9 @@ func (s *Site) propose(ctx context.Context, agg Peer, m *Message) ([]*Message, e
 	if old != nil && bytes.Equal(old.agg.Key, agg.Key) {
 		d := Decision{Accept: true, TrainRows: uint32(old.data.Train.Rows), TestRows: uint32(old.data.Test.Rows)}
 		d.Sealing, _ = marshalOrNil(old.sealAnn)
+		if err := SignDecision(s.cfg.Signer, m.Job, &d); err != nil {
+			return nil, err
+		}
 		body, err := d.MarshalBinary()
 		if err != nil {
 			return nil, err
@@ -445,6 +448,9 @@ func (s *Site) propose(ctx context.Context, agg Peer, m *Message) ([]*Message, e
 			s.log.Error("could not record a decision; refusing", "job", m.Job, "err", err)
 			d = Decision{Reason: "the site could not record its decision"}
 		}
+	}
+	if err := SignDecision(s.cfg.Signer, m.Job, &d); err != nil {
+		return nil, err
 	}
 	if d.Accept {
 		s.mu.Lock()

@@ -55,6 +55,126 @@ func TestSignJob(t *testing.T) {
 	}
 }
 
+func TestSignDecision(t *testing.T) {
+	key := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{5}, 32))
+	pub := key.Public().(ed25519.PublicKey)
+	d := &Decision{Accept: true, TrainRows: 7, TestRows: 2, Sealing: []byte{1}}
+	if err := SignDecision(key, JobID{1}, d); err != nil {
+		t.Fatal(err)
+	}
+	if !VerifyDecision(pub, JobID{1}, d) {
+		t.Fatal("a signed decision does not verify")
+	}
+	for name, change := range map[string]func(d *Decision, id *JobID){
+		"another job":  func(_ *Decision, id *JobID) { id[0] = 2 },
+		"refusal":      func(d *Decision, _ *JobID) { d.Accept = false },
+		"rows":         func(d *Decision, _ *JobID) { d.TrainRows++ },
+		"reason":       func(d *Decision, _ *JobID) { d.Reason = "x" },
+		"sealing key":  func(d *Decision, _ *JobID) { d.Sealing = []byte{2} },
+		"signature":    func(d *Decision, _ *JobID) { d.Signature[0] ^= 1 },
+		"no signature": func(d *Decision, _ *JobID) { d.Signature = nil },
+	} {
+		c := *d
+		c.Signature = bytes.Clone(d.Signature)
+		id := JobID{1}
+		change(&c, &id)
+		if VerifyDecision(pub, id, &c) {
+			t.Errorf("%s: still verifies", name)
+		}
+	}
+	if _, err := (&Decision{Signature: []byte{1}}).MarshalBinary(); err == nil {
+		t.Error("a 1-byte signature encoded")
+	}
+}
+
+// forgingConn signs the site's decisions with another key.
+type forgingConn struct {
+	Conn
+	key ed25519.PrivateKey
+}
+
+func (c forgingConn) Send(ctx context.Context, m *Message) error {
+	if m.Kind == KindDecision {
+		var d Decision
+		if err := d.UnmarshalBinary(m.Body); err != nil {
+			return err
+		}
+		if err := SignDecision(c.key, m.Job, &d); err != nil {
+			return err
+		}
+		b, err := d.MarshalBinary()
+		if err != nil {
+			return err
+		}
+		m = &Message{Job: m.Job, Kind: m.Kind, Round: m.Round, Attempt: m.Attempt, Body: b}
+	}
+	return c.Conn.Send(ctx, m)
+}
+
+// TestForgedDecisionRefused: an acceptance not signed by the site's own
+// key counts as a refusal with that reason, and the job's state keeps
+// each site's signed decision.
+func TestForgedDecisionRefused(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	b := testBackend(t)
+	sim, err := NewSimulation(SimConfig{JobFile: demoJob("secagg", 1, ""), Sites: 3, Seed: 4, Backend: b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := sim.Listen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	a, shutdown, err := NewAggregator(AggregatorConfig{Backend: b, Store: store, Seed: [32]byte{1}}, ln)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer shutdown()
+	sctx, stop := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer func() { stop(); wg.Wait() }()
+	forger := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{8}, 32))
+	for i, s := range sim.Sites {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for sctx.Err() == nil {
+				c, err := sim.Net.Dial(sctx, SimAddr, s.cfg.Self)
+				if err != nil {
+					continue
+				}
+				if i == 0 {
+					c = forgingConn{Conn: c, key: forger}
+				}
+				s.Serve(sctx, c)
+				c.Close()
+			}
+		}()
+	}
+	res, err := a.Run(ctx, sim.cfg.JobFile, sim.Peers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := res.Sites[0]; s.Accepted || s.Reason != "the decision does not carry the site's signature" {
+		t.Errorf("the forged site: accepted %v, reason %q", s.Accepted, s.Reason)
+	}
+	st, err := store.Load(res.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, d := range st.Decisions[1:] {
+		if !d.Accept || !VerifyDecision(sim.Peers[i+1].Key, res.ID, &d) {
+			t.Errorf("site %d: the stored decision is not its signed acceptance: %+v", i+1, d)
+		}
+	}
+}
+
 // siteLog records what a site's SiteRecorder receives.
 type siteLog struct {
 	mu       sync.Mutex
