@@ -24,11 +24,12 @@ bin/cohort: FORCE
 FORCE:
 
 # go vet, the full test suite, then the race detector on the concurrent
-# kernels, protocols and benchmark code (-short keeps that run small).
+# kernels, protocols, benchmark code and node services (-short keeps that run
+# small).
 test:
 	$(GO) vet $(TAGSFLAG) ./...
 	$(GO) test $(TAGSFLAG) ./...
-	$(GO) test $(TAGSFLAG) -race -short ./tensor/... ./protocols/... ./bench/...
+	$(GO) test $(TAGSFLAG) -race -short ./tensor/... ./protocols/... ./bench/... ./node/...
 
 # Formatting, vet, staticcheck, tidy go.mod files, and generated assembly
 # that matches its generators.
