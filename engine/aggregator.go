@@ -322,6 +322,9 @@ func (a *Aggregator) RunPrepared(ctx context.Context, p *Prepared) (*Result, err
 		return nil, err
 	}
 	if err := r.propose(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil, err // interrupted: nothing is decided, the job can be proposed again
+		}
 		return nil, r.fail(ctx, err)
 	}
 	return r.drive(ctx)
@@ -591,6 +594,9 @@ func (r *run) drive(ctx context.Context) (*Result, error) {
 	}
 	if r.st.Next == 0 {
 		if err := r.setup(ctx); err != nil {
+			if ctx.Err() != nil {
+				return nil, err // interrupted: Resume starts the setup again
+			}
 			return nil, r.fail(ctx, err)
 		}
 	}
