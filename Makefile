@@ -55,8 +55,9 @@ check-generate:
 		cmp -s $$tmp/$$f tensor/internal/$$p/$$f || { echo "tensor/internal/$$p/$$f differs from what its generator makes: run make generate"; exit 1; }; \
 	done; done
 
-# The main job: three virtual hospitals train a classifier with secure
-# aggregation and differential privacy; results go to cohort-demo/.
+# The main job: three hospital nodes and an aggregator, talking gRPC with
+# mutual TLS on loopback, train a classifier with secure aggregation and
+# differential privacy; results go to cohort-demo/.
 demo: build
 	bin/cohort demo
 

@@ -324,6 +324,7 @@ func (s *Site) handle(ctx context.Context, agg Peer, m *Message) ([]*Message, er
 			return nil, err
 		}
 		s.forget(j.id, final)
+		s.log.Info("job finished", "job", m.Job, "name", j.job.Name)
 		return nil, nil
 	case KindMHESetup:
 		return s.mheSetup(j, m)
@@ -451,6 +452,12 @@ func (s *Site) propose(ctx context.Context, agg Peer, m *Message) ([]*Message, e
 	}
 	if err := SignDecision(s.cfg.Signer, m.Job, &d); err != nil {
 		return nil, err
+	}
+	if d.Accept {
+		s.log.Info("accepted a job", "job", m.Job, "name", j.job.Name, "aggregator", agg.Name, "dataset", j.data.Dataset,
+			"mode", j.job.Privacy, "rounds", j.job.Rounds, "rows", d.TrainRows)
+	} else {
+		s.log.Info("refused a job", "job", m.Job, "aggregator", agg.Name, "reason", d.Reason)
 	}
 	if d.Accept {
 		s.mu.Lock()

@@ -328,6 +328,15 @@ func (n *Node) Addr() string { return n.addr }
 // DID is the node's did:key.
 func (n *Node) DID() string { return n.did }
 
+// Connected returns the participants with a task stream open to the node
+// now, sorted by did:key, or nil if the node does not aggregate.
+func (n *Node) Connected() []engine.Peer {
+	if n.tasks == nil {
+		return nil
+	}
+	return n.tasks.Connected()
+}
+
 // Shutdown stops the node in the reverse order of Start; see Start.
 func (n *Node) Shutdown(ctx context.Context) error {
 	var errs []error

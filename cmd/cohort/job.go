@@ -71,13 +71,12 @@ func jobCommand() *cli.Command {
 					defer s.close()
 					ctx, cancel := s.context(c, defaultJobTimeout)
 					defer cancel()
-					info, err := s.client.Submit(ctx, &nodepb.SubmitRequest{JobFile: jobFile, Signature: engine.SignJob(s.key, jobFile)})
+					info, err := s.submit(ctx, jobFile)
 					if err != nil {
-						return s.fail(err)
+						return err
 					}
 					w := c.App.Writer
-					fmt.Fprintf(w, "submitted job %s (%s): %s on %s, %d rounds, %s, sites %s\n", info.Id, info.Name, info.State, s.addr,
-						info.Rounds, info.Mode, strings.Join(info.Sites, ", "))
+					s.writeSubmitted(w, info)
 					if !c.Bool("watch") {
 						fmt.Fprintf(w, "follow it with: cohort job watch %s\n", info.Id)
 						return nil
@@ -160,7 +159,13 @@ func jobCommand() *cli.Command {
 					defer s.close()
 					ctx, cancel := s.context(c, defaultJobTimeout)
 					defer cancel()
-					return s.result(ctx, c.App.Writer, id, c.String("out"))
+					wrote, err := s.result(ctx, id, c.String("out"))
+					if err != nil {
+						return err
+					}
+					fmt.Fprintf(c.App.Writer, "wrote the %d files of job %s\n", len(wrote), id)
+					writeAligned(c.App.Writer, "  ", wrote)
+					return nil
 				},
 			},
 			{
@@ -224,16 +229,22 @@ func openJobSession(c *cli.Context, cmd string) (*jobSession, error) {
 			return nil, usageError{fmt.Sprintf("%s: --%s (or %s) is required: %s", cmd, f.flag, f.env, f.what)}
 		}
 	}
-	s := &jobSession{cmd: cmd, addr: c.String("node")}
-	var err error
-	if s.key, err = identity.LoadKey(c.String("key")); err != nil {
+	key, err := identity.LoadKey(c.String("key"))
+	if err != nil {
 		return nil, fmt.Errorf("%s: %w", cmd, err)
 	}
-	if s.conn, err = node.Dial(s.addr, c.String("node-did"), s.key, c.String("name"), rand.Reader); err != nil {
-		return nil, fmt.Errorf("%s: node %s: %w", cmd, s.addr, err)
+	return dialJobSession(cmd, c.String("node"), c.String("node-did"), key, c.String("name"))
+}
+
+// dialJobSession connects to the aggregator at addr over mutual TLS,
+// pinning it by its did:key did and authenticating with key, with name in
+// the certificate. The session's errors begin with cmd.
+func dialJobSession(cmd, addr, did string, key ed25519.PrivateKey, name string) (*jobSession, error) {
+	conn, err := node.Dial(addr, did, key, name, rand.Reader)
+	if err != nil {
+		return nil, fmt.Errorf("%s: node %s: %w", cmd, addr, err)
 	}
-	s.client = nodepb.NewJobsClient(s.conn)
-	return s, nil
+	return &jobSession{cmd: cmd, addr: addr, key: key, conn: conn, client: nodepb.NewJobsClient(conn)}, nil
 }
 
 func (s *jobSession) close() { _ = s.conn.Close() }
@@ -259,9 +270,36 @@ func (s *jobSession) fail(err error) error {
 	return fmt.Errorf("%s: node %s: %w", s.cmd, s.addr, err)
 }
 
-// watch follows a job to its end and reports how it ended: an error for a
-// job that failed or was cancelled.
+// submit signs a job file with the session's key and submits it.
+func (s *jobSession) submit(ctx context.Context, jobFile []byte) (*nodepb.JobInfo, error) {
+	info, err := s.client.Submit(ctx, &nodepb.SubmitRequest{JobFile: jobFile, Signature: engine.SignJob(s.key, jobFile)})
+	if err != nil {
+		return nil, s.fail(err)
+	}
+	return info, nil
+}
+
+// writeSubmitted writes the line that tells what the aggregator made of a
+// submitted job.
+func (s *jobSession) writeSubmitted(w io.Writer, info *nodepb.JobInfo) {
+	fmt.Fprintf(w, "submitted job %s (%s): %s on %s, %d rounds, %s, sites %s\n", info.Id, info.Name, info.State, s.addr,
+		info.Rounds, info.Mode, strings.Join(info.Sites, ", "))
+}
+
+// watch follows a job to its end as follow does, then says how to fetch
+// its result.
 func (s *jobSession) watch(ctx context.Context, w io.Writer, id string) error {
+	if err := s.follow(ctx, w, id); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "fetch the result with: cohort job result %s --out DIR\n", id)
+	return nil
+}
+
+// follow shows a job's progress until it ends and reports how it ended: a
+// line for a job that finished, an error for one that failed or was
+// cancelled.
+func (s *jobSession) follow(ctx context.Context, w io.Writer, id string) error {
 	stream, err := s.client.Watch(ctx, &nodepb.WatchRequest{Id: id})
 	if err != nil {
 		return s.fail(err)
@@ -292,7 +330,6 @@ func (s *jobSession) watch(ctx context.Context, w io.Writer, id string) error {
 			line += fmt.Sprintf("; final model: accuracy %.3f, AUC %.3f, test loss %.4f", m.Accuracy, m.Auc, m.TestLoss)
 		}
 		fmt.Fprintln(w, line)
-		fmt.Fprintf(w, "fetch the result with: cohort job result %s --out DIR\n", id)
 		return nil
 	case node.StateFailed:
 		return fmt.Errorf("%s: job %s failed: %s", s.cmd, id, info.GetError())
@@ -360,11 +397,12 @@ func writeJobList(w io.Writer, jobs []*nodepb.JobInfo, me string) error {
 // oneLine joins the lines of s.
 func oneLine(s string) string { return strings.ReplaceAll(s, "\n", "; ") }
 
-// result fetches a job's files into dir.
-func (s *jobSession) result(ctx context.Context, w io.Writer, id, dir string) error {
+// result fetches a job's files into dir and returns, for each file in the
+// order received, its path and its size in words.
+func (s *jobSession) result(ctx context.Context, id, dir string) ([][2]string, error) {
 	stream, err := s.client.Result(ctx, &nodepb.ResultRequest{Id: id})
 	if err != nil {
-		return s.fail(err)
+		return nil, s.fail(err)
 	}
 	var (
 		f     *os.File
@@ -383,45 +421,43 @@ func (s *jobSession) result(ctx context.Context, w io.Writer, id, dir string) er
 			break
 		}
 		if err != nil {
-			return s.fail(err)
+			return nil, s.fail(err)
 		}
 		if c.Name != "" {
 			if f != nil {
-				return fmt.Errorf("%s: node %s: file %s ended without its last chunk", s.cmd, s.addr, cur)
+				return nil, fmt.Errorf("%s: node %s: file %s ended without its last chunk", s.cmd, s.addr, cur)
 			}
 			p, err := resultPath(dir, c.Name)
 			if err != nil {
-				return fmt.Errorf("%s: node %s: %w", s.cmd, s.addr, err)
+				return nil, fmt.Errorf("%s: node %s: %w", s.cmd, s.addr, err)
 			}
 			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-				return fmt.Errorf("%s: %w", s.cmd, err)
+				return nil, fmt.Errorf("%s: %w", s.cmd, err)
 			}
 			if f, err = os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644); err != nil {
-				return fmt.Errorf("%s: %w", s.cmd, err)
+				return nil, fmt.Errorf("%s: %w", s.cmd, err)
 			}
 			cur, size = p, 0
 		} else if f == nil {
-			return fmt.Errorf("%s: node %s: a chunk of data outside any file", s.cmd, s.addr)
+			return nil, fmt.Errorf("%s: node %s: a chunk of data outside any file", s.cmd, s.addr)
 		}
 		n, err := f.Write(c.Data)
 		size += int64(n)
 		if err != nil {
-			return fmt.Errorf("%s: %w", s.cmd, err)
+			return nil, fmt.Errorf("%s: %w", s.cmd, err)
 		}
 		if c.Eof {
 			if err := f.Close(); err != nil {
-				return fmt.Errorf("%s: %w", s.cmd, err)
+				return nil, fmt.Errorf("%s: %w", s.cmd, err)
 			}
 			f = nil
 			wrote = append(wrote, [2]string{cur, fmt.Sprintf("%d bytes", size)})
 		}
 	}
 	if f != nil {
-		return fmt.Errorf("%s: node %s: file %s ended without its last chunk", s.cmd, s.addr, cur)
+		return nil, fmt.Errorf("%s: node %s: file %s ended without its last chunk", s.cmd, s.addr, cur)
 	}
-	fmt.Fprintf(w, "wrote the %d files of job %s\n", len(wrote), id)
-	writeAligned(w, "  ", wrote)
-	return nil
+	return wrote, nil
 }
 
 // resultPath is where the result file the node calls name goes under dir.

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
@@ -117,33 +116,6 @@ type simulation struct {
 	stateDir string
 	// progress shows the job's progress.
 	progress *progressLine
-	// header, if not nil, is called once the sites have decided on the
-	// proposal, before the first round, with their decisions.
-	header func([]engine.SiteDecided)
-	// nodesDir, if not empty, gets a node folder for the aggregator and
-	// for each site (node.key and a ledger): the aggregator's ledger
-	// records the job and the sites' ledgers witness it.
-	nodesDir string
-}
-
-// nodeDirs are the node folders a simulation with a nodesDir wrote.
-type nodeDirs struct {
-	Aggregator string
-	Sites      []string
-}
-
-// nodeDir is the folder of the node called name under dir.
-func nodeDir(dir, name string) string {
-	var b strings.Builder
-	for _, r := range strings.ToLower(name) {
-		switch {
-		case r >= 'a' && r <= 'z' || r >= '0' && r <= '9':
-			b.WriteRune(r)
-		case r == ' ' || r == '-' || r == '_':
-			b.WriteByte('-')
-		}
-	}
-	return filepath.Join(dir, b.String())
 }
 
 // openNode makes a node folder with a key file and opens its ledger.
@@ -162,7 +134,6 @@ type simStats struct {
 	Wall       time.Duration
 	PeakBytes  uint64
 	PeakSource string // how PeakBytes was measured
-	Nodes      nodeDirs
 }
 
 // A node folder holds the node's key and its ledger (the layout of
@@ -192,49 +163,8 @@ func (s *simulation) run(ctx context.Context) (*engine.Result, simStats, error) 
 	}
 	rec := &engine.MemoryRecorder{}
 	agg := engine.AggregatorConfig{Store: store, Recorder: rec, Seed: aggregatorSeed(s.cfg.Seed)}
-	if s.nodesDir != "" {
-		var ledgers []*ledger.Log
-		defer func() {
-			for _, l := range ledgers {
-				_ = l.Close()
-			}
-		}()
-		aggKey, err := identity.GenerateKey(rand.Reader)
-		if err != nil {
-			return nil, stats, err
-		}
-		stats.Nodes.Aggregator = filepath.Join(s.nodesDir, "aggregator")
-		aggLog, err := openNode(stats.Nodes.Aggregator, aggKey)
-		if err != nil {
-			return nil, stats, err
-		}
-		ledgers = append(ledgers, aggLog)
-		agg.Recorder, agg.Checkpoints = engine.Tee(rec, aggLog), aggLog
-		s.cfg.AggregatorKey = aggKey.Public().(ed25519.PublicKey)
-		s.cfg.Witness = func(i int, key ed25519.PrivateKey) (engine.Witness, error) {
-			name := fmt.Sprintf("site-%04d", i+1)
-			if s.cfg.Names != nil {
-				name = s.cfg.Names[i]
-			}
-			d := nodeDir(s.nodesDir, name)
-			l, err := openNode(d, key)
-			if err != nil {
-				return nil, err
-			}
-			ledgers = append(ledgers, l)
-			stats.Nodes.Sites = append(stats.Nodes.Sites, d)
-			return l, nil
-		}
-	}
-	headerDone := s.header == nil
 	progress := func(p engine.Progress) {
 		sample()
-		if !headerDone && p.Phase != "proposal" {
-			headerDone = true
-			s.progress.clear()
-			_, decided, _, _ := rec.Events()
-			s.header(decided)
-		}
 		s.progress.update(p)
 	}
 	start := time.Now()
