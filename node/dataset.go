@@ -457,37 +457,6 @@ func decodeDataset(b []byte) (*DatasetInfo, error) {
 	return d, nil
 }
 
-// writeAtomic writes dir/name through a temporary file renamed into place,
-// creating dir if needed.
-func writeAtomic(dir, name string, b []byte) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(dir, "."+name+".*.tmp")
-	if err != nil {
-		return err
-	}
-	_, err = tmp.Write(b)
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), filepath.Join(dir, name))
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	if d, err := os.Open(dir); err == nil { // make the rename durable
-		d.Sync()
-		d.Close()
-	}
-	return nil
-}
-
 // LookupDataset returns the dataset registered under name in the node
 // folder dir. A name that is not registered gives an error wrapping both
 // ErrDataset and fs.ErrNotExist.

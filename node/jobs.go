@@ -876,26 +876,10 @@ func createJobFile(path string, b []byte) error {
 	return nil
 }
 
-// saveJobFile replaces path with b: a synced temporary file renamed
-// over it.
+// saveJobFile replaces path with b (see writeAtomic).
 func saveJobFile(path string, b []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
+	if err := writeAtomic(filepath.Dir(path), filepath.Base(path), b); err != nil {
 		return fmt.Errorf("node: jobs: %w", err)
-	}
-	_, werr := f.Write(b)
-	if werr == nil {
-		werr = f.Sync()
-	}
-	if cerr := f.Close(); werr == nil {
-		werr = cerr
-	}
-	if werr == nil {
-		werr = os.Rename(f.Name(), path)
-	}
-	if werr != nil {
-		_ = os.Remove(f.Name())
-		return fmt.Errorf("node: jobs: %w", werr)
 	}
 	return nil
 }

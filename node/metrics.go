@@ -4,7 +4,6 @@ import (
 	"errors"
 	"net"
 	"net/http"
-	"path/filepath"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -71,5 +70,5 @@ func (n *Node) startMetrics() error {
 	}()
 	n.stops = append(n.stops, func() error { return n.metrics.Close() })
 	n.log.Info("serving metrics", "addr", ln.Addr().String())
-	return writeFileAtomic(filepath.Join(n.dir, MetricsAddrFile), []byte(ln.Addr().String()+"\n"))
+	return writeAtomic(n.dir, MetricsAddrFile, []byte(ln.Addr().String()+"\n"))
 }

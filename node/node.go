@@ -213,7 +213,7 @@ func (n *Node) startAggregator(ctx context.Context, self engine.Peer, key ed2551
 	n.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	n.health.SetServingStatus("cohort.node.v1.Tasks", healthpb.HealthCheckResponse_SERVING)
 	n.health.SetServingStatus("cohort.node.v1.Jobs", healthpb.HealthCheckResponse_SERVING)
-	if err := writeFileAtomic(filepath.Join(n.dir, AddrFile), []byte(n.addr+"\n")); err != nil {
+	if err := writeAtomic(n.dir, AddrFile, []byte(n.addr+"\n")); err != nil {
 		return err
 	}
 	return nil
@@ -350,13 +350,4 @@ func (n *Node) Shutdown(ctx context.Context) error {
 	}
 	n.log.Info("node stopped")
 	return errors.Join(errs...)
-}
-
-// writeFileAtomic writes b to path through a temporary file and a rename.
-func writeFileAtomic(path string, b []byte) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }
