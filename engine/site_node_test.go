@@ -4,14 +4,17 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"crypto/sha256"
 	"errors"
 	"math"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/cohort-mpc/cohort/federated/dp"
+	"github.com/cohort-mpc/cohort/internal/golden"
 )
 
 func TestSignJob(t *testing.T) {
@@ -320,4 +323,49 @@ func mustPrepare(t *testing.T, a *Aggregator, job []byte, roster []Peer, key ed2
 		t.Fatal(err)
 	}
 	return p
+}
+
+// TestGoldenSignedBodies pins the encodings of a signed proposal and a
+// signed decision (docs/wire/node.md §3 and §4), signatures included:
+// Ed25519 is deterministic, so the bytes are fixed by the keys.
+func TestGoldenSignedBodies(t *testing.T) {
+	researcher := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{0x11}, 32))
+	site := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{0x22}, 32))
+	job := []byte("name = \"golden\"\nrounds = 1\n")
+	p := &Proposal{JobFile: job, Seed: 0x0102030405060708,
+		Roster:     []Peer{{Name: "site", Key: site.Public().(ed25519.PublicKey)}},
+		Researcher: researcher.Public().(ed25519.PublicKey), Signature: SignJob(researcher, job)}
+	pb, err := p.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden.Check(t, filepath.Join("testdata", "wire", "signed-proposal.hex"), pb, false)
+	d := &Decision{Accept: true, Reason: "", TrainRows: 100, TestRows: 25}
+	if err := SignDecision(site, ProposalID(pb), d); err != nil {
+		t.Fatal(err)
+	}
+	db, err := d.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden.Check(t, filepath.Join("testdata", "wire", "signed-decision.hex"), db, false)
+	// The signed parts, by hand.
+	if !bytes.Equal(pb[len(pb)-97:len(pb)-96], []byte{1}) || !bytes.Equal(pb[len(pb)-96:len(pb)-64], p.Researcher) {
+		t.Errorf("the proposal does not end with flag 1, the researcher key and the signature")
+	}
+	msg := append([]byte("cohort-job/v1\n"), sha256Sum(job)...)
+	if !ed25519.Verify(p.Researcher, msg, pb[len(pb)-64:]) {
+		t.Errorf("the proposal's signature is not over \"cohort-job/v1\\n\" || SHA-256(job file)")
+	}
+	unsigned := bytes.Clone(db[:len(db)-68])
+	unsigned = append(unsigned, 0, 0, 0, 0)
+	id := ProposalID(pb)
+	if !ed25519.Verify(site.Public().(ed25519.PublicKey), append(append([]byte("cohort-decision/v1\n"), id[:]...), unsigned...), db[len(db)-64:]) {
+		t.Errorf("the decision's signature is not over the documented message")
+	}
+}
+
+func sha256Sum(b []byte) []byte {
+	h := sha256.Sum256(b)
+	return h[:]
 }
