@@ -342,6 +342,11 @@ func errors2(a, b error) error {
 }
 
 func e2eJob(mode string, rounds int, extra string) []byte {
+	return e2eJobModel(mode, rounds, `kind = "logreg"`, 1, extra)
+}
+
+// e2eJobModel is e2eJob with the given [model] body and local epochs.
+func e2eJobModel(mode string, rounds int, model string, epochs int, extra string) []byte {
 	privacy := map[string]string{
 		"secagg": "[privacy]\nmode = \"secagg\"\n[secagg]\nk = 2\nt = 2\n",
 		"mhe":    "[privacy]\nmode = \"mhe\"\n",
@@ -353,11 +358,11 @@ rounds = %d
 [dataset]
 builtin = "breast_cancer"
 [model]
-kind = "logreg"
+%s
 [sites]
 quorum = 2
 [local]
-epochs = 1
+epochs = %d
 batch_size = 16
 learning_rate = 0.1
 [dp.record]
@@ -369,7 +374,7 @@ train = "20s"
 recovery = "5s"
 setup = "15s"
 decision = "10s"
-`, mode, rounds, privacy, extra)
+`, mode, rounds, model, epochs, privacy, extra)
 }
 
 // watch follows a job to its end and returns the watch output and
@@ -551,16 +556,21 @@ func TestNodesEndToEnd(t *testing.T) {
 
 	// SIGKILL a hospital during a round: the job completes without it
 	// (dropout recovery, then rounds of the other two).
-	id = c.submit(e2eJob("secagg", 30, "# a hospital is killed\n"))
-	c.waitRound(id, 3)
+	// Local training is made slow enough (an MLP, many epochs) that the
+	// kill lands while the round's sites are still training: it comes as
+	// soon as the first site's round-3 message has reached the aggregator.
+	id = c.submit(e2eJobModel("secagg", 12, "kind = \"mlp\"\nhidden = [64]", 40, "# a hospital is killed\n"))
+	c.waitPhase(id, 3, "train")
 	c.stop(c.hospitals[2], syscall.SIGKILL)
 	if out, err := c.watch(id); err != nil {
 		t.Errorf("job with a hospital killed: %v", err)
 	} else if !strings.Contains(out, "finished") {
 		t.Errorf("job with a hospital killed: %q", out)
 	}
-	if n := c.roundsWithContributors(id, 2); n == 0 {
-		t.Errorf("no round of the job ran with the two hospitals left")
+	// The round it died in completed without it, and so did the rest.
+	by := c.contributors(id)
+	if by[2] != 3 || by[3] != 2 || by[12] != 2 {
+		t.Errorf("contributors by round %v: want 3 in round 2, then 2 from round 3 on", by)
 	}
 	c.start(c.hospitals[2])
 	c.waitConnected(3)
@@ -626,9 +636,9 @@ func TestNodesEndToEnd(t *testing.T) {
 	step("ledgers verified")
 }
 
-// roundsWithContributors fetches job id's result and counts the rounds
-// with n contributors.
-func (c *cluster) roundsWithContributors(id string, n int) int {
+// contributors fetches job id's result and returns each round's number of
+// contributors, by round.
+func (c *cluster) contributors(id string) map[int]int {
 	c.t.Helper()
 	out := filepath.Join(c.dir, "result-"+id)
 	c.must(c.jobArgs("job", "result", id, "--out", out)...)
@@ -642,16 +652,19 @@ func (c *cluster) roundsWithContributors(id string, n int) int {
 		c.t.Fatalf("metrics.csv: %v (%d lines)", err, len(recs))
 	}
 	col := slices.Index(recs[0], "contributors") // their number
-	if col < 0 {
-		c.t.Fatalf("metrics.csv has no contributors column: %v", recs[0])
+	if col < 0 || recs[0][0] != "round" {
+		c.t.Fatalf("metrics.csv columns: %v", recs[0])
 	}
-	count := 0
+	by := map[int]int{}
 	for _, r := range recs[1:] {
-		if r[col] == strconv.Itoa(n) {
-			count++
+		round, err1 := strconv.Atoi(r[0])
+		n, err2 := strconv.Atoi(r[col])
+		if err1 != nil || err2 != nil {
+			c.t.Fatalf("metrics.csv row %v", r)
 		}
+		by[round] = n
 	}
-	return count
+	return by
 }
 
 func firstLine(s string) string {
@@ -687,6 +700,39 @@ func (c *cluster) waitRound(id string, r int) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	c.t.Fatalf("job %s did not reach round %d", id, r)
+}
+
+// waitPhase follows job id's events on the aggregator's Watch stream until
+// one of round r in phase has come from at least one site (and not all).
+func (c *cluster) waitPhase(id string, r int, phase string) {
+	c.t.Helper()
+	key, err := identity.LoadKey(c.researcher)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	cc, err := node.Dial(c.aggAddr, c.dids[c.agg], key, "researcher", rand.Reader)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer cc.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	s, err := nodepb.NewJobsClient(cc).Watch(ctx, &nodepb.WatchRequest{Id: id})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	for {
+		e, err := s.Recv()
+		if err != nil {
+			c.t.Fatalf("job %s: no %s event of round %d: %v", id, phase, r, err)
+		}
+		if int(e.Round) == r && e.Phase == phase && e.Done >= 1 && e.Done < e.Of {
+			return
+		}
+		if int(e.Round) > r {
+			c.t.Fatalf("job %s passed round %d without a partial %s event", id, r, phase)
+		}
+	}
 }
 
 // badFrames opens task streams with a hospital's key and sends a
