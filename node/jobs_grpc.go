@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/cohort-mpc/cohort/engine"
 	"github.com/cohort-mpc/cohort/node/nodepb"
 )
 
@@ -61,18 +62,47 @@ func (s *jobsServer) Submit(ctx context.Context, req *nodepb.SubmitRequest) (*no
 	return jobInfoPB(info), nil
 }
 
-func (s *jobsServer) List(context.Context, *nodepb.ListRequest) (*nodepb.ListResponse, error) {
+// List returns the caller's own jobs: a researcher does not see what
+// others submitted.
+func (s *jobsServer) List(ctx context.Context, _ *nodepb.ListRequest) (*nodepb.ListResponse, error) {
+	c, err := CallerFrom(ctx)
+	if err != nil {
+		return nil, err
+	}
 	resp := &nodepb.ListResponse{}
 	for _, in := range s.j.List() {
-		resp.Jobs = append(resp.Jobs, jobInfoPB(in))
+		if in.Researcher == c.DID {
+			resp.Jobs = append(resp.Jobs, jobInfoPB(in))
+		}
 	}
 	return resp, nil
 }
 
-func (s *jobsServer) Watch(req *nodepb.WatchRequest, stream grpc.ServerStreamingServer[nodepb.JobEvent]) error {
-	id, err := ParseJobID(req.GetId())
+// own parses a job ID and checks that the caller submitted that job: only
+// its researcher may watch it or fetch its result.
+func (s *jobsServer) own(ctx context.Context, raw string) (engine.JobID, error) {
+	id, err := ParseJobID(raw)
 	if err != nil {
-		return jobsStatus(err)
+		return id, jobsStatus(err)
+	}
+	c, err := CallerFrom(ctx)
+	if err != nil {
+		return id, err
+	}
+	info, err := s.j.Get(id)
+	if err != nil {
+		return id, jobsStatus(err)
+	}
+	if info.Researcher != c.DID {
+		return id, jobsStatus(fmt.Errorf("%w: job %v was submitted by %s", ErrNotSubmitter, id, info.Researcher))
+	}
+	return id, nil
+}
+
+func (s *jobsServer) Watch(req *nodepb.WatchRequest, stream grpc.ServerStreamingServer[nodepb.JobEvent]) error {
+	id, err := s.own(stream.Context(), req.GetId())
+	if err != nil {
+		return err
 	}
 	return jobsStatus(s.j.Watch(stream.Context(), id, func(e Event) error {
 		return stream.Send(jobEventPB(e))
@@ -80,9 +110,9 @@ func (s *jobsServer) Watch(req *nodepb.WatchRequest, stream grpc.ServerStreaming
 }
 
 func (s *jobsServer) Result(req *nodepb.ResultRequest, stream grpc.ServerStreamingServer[nodepb.ResultChunk]) error {
-	id, err := ParseJobID(req.GetId())
+	id, err := s.own(stream.Context(), req.GetId())
 	if err != nil {
-		return jobsStatus(err)
+		return err
 	}
 	paths, err := s.j.ResultFiles(id)
 	if err != nil {

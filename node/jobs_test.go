@@ -850,9 +850,23 @@ func TestJobsGRPC(t *testing.T) {
 	if _, err := bob.Cancel(ctx, &nodepb.CancelRequest{Id: hinfo.Id}); code(err) != codes.PermissionDenied {
 		t.Fatalf("bob cancels alice's job: %v", err)
 	}
-	l, err := bob.List(ctx, &nodepb.ListRequest{})
+	// A researcher sees, watches and fetches only the jobs they submitted.
+	if l, err := bob.List(ctx, &nodepb.ListRequest{}); err != nil || len(l.Jobs) != 0 {
+		t.Errorf("bob's List: %v, %v", l, err)
+	}
+	if w, err := bob.Watch(ctx, &nodepb.WatchRequest{Id: hinfo.Id}); err == nil {
+		if _, err = w.Recv(); code(err) != codes.PermissionDenied {
+			t.Errorf("bob watches alice's job: %v", err)
+		}
+	}
+	if r, err := bob.Result(ctx, &nodepb.ResultRequest{Id: info.Id}); err == nil {
+		if _, err = r.Recv(); code(err) != codes.PermissionDenied {
+			t.Errorf("bob fetches alice's result: %v", err)
+		}
+	}
+	l, err := alice.List(ctx, &nodepb.ListRequest{})
 	if err != nil || len(l.Jobs) != 2 || l.Jobs[0].Id != hinfo.Id || l.Jobs[1].Id != info.Id {
-		t.Fatalf("List: %v, %v", l, err)
+		t.Errorf("alice's List: %v, %v", l, err)
 	}
 	hid := mustID(hinfo.Id)
 	go func() {
