@@ -19,6 +19,7 @@ import (
 	"github.com/cohort-mpc/cohort/engine"
 	"github.com/cohort-mpc/cohort/federated/data"
 	"github.com/cohort-mpc/cohort/identity"
+	"github.com/cohort-mpc/cohort/internal/testjob"
 	"github.com/cohort-mpc/cohort/node"
 	"github.com/cohort-mpc/cohort/tensor"
 	"github.com/cohort-mpc/cohort/testdata/datasets"
@@ -439,29 +440,9 @@ func roundTimes(r *engine.Result) []time.Duration {
 // nodeJobFile is the round cases' job: secagg over the breast-cancer data
 // with an MLP of one hidden layer.
 func nodeJobFile(hidden, rounds int) []byte {
-	return fmt.Appendf(nil, `name = "bench-node"
-seed = 5
-rounds = %d
-[dataset]
-builtin = "breast_cancer"
-[model]
-kind = "mlp"
-hidden = [%d]
-[local]
-epochs = 1
-batch_size = 16
-learning_rate = 0.01
-[privacy]
-mode = "secagg"
-[secagg]
-k = 2
-t = 2
-[deadlines]
-decision = "60s"
-setup = "60s"
-train = "120s"
-recovery = "60s"
-`, rounds, hidden)
+	return testjob.Spec{Name: "bench-node", Seed: 5, Rounds: rounds, Mode: "secagg",
+		Model: fmt.Sprintf("kind = \"mlp\"\nhidden = [%d]", hidden), LearningRate: 0.01,
+		Deadlines: "decision = \"60s\"\nsetup = \"60s\"\ntrain = \"120s\"\nrecovery = \"60s\""}.File()
 }
 
 // nodeSiteRows gives each site 40 rows of the embedded breast-cancer data

@@ -2,11 +2,11 @@ package engine
 
 import (
 	"context"
-	"fmt"
 	"math"
 	"testing"
 	"time"
 
+	"github.com/cohort-mpc/cohort/internal/testjob"
 	"github.com/cohort-mpc/cohort/tensor"
 )
 
@@ -21,28 +21,7 @@ func testBackend(t testing.TB) tensor.Backend {
 }
 
 func demoJob(mode string, rounds int, extra string) []byte {
-	privacy := map[string]string{
-		"plain":  "[privacy]\nmode = \"plain\"\nunsafe_plain = true\n",
-		"secagg": "[privacy]\nmode = \"secagg\"\n[secagg]\nk = 2\nt = 2\n",
-		"mhe":    "[privacy]\nmode = \"mhe\"\n",
-	}[mode]
-	return []byte(fmt.Sprintf(`name = "test"
-seed = 7
-rounds = %d
-[dataset]
-builtin = "breast_cancer"
-[model]
-kind = "logreg"
-[local]
-epochs = 1
-batch_size = 16
-learning_rate = 0.1
-%s[deadlines]
-train = "20s"
-recovery = "10s"
-setup = "10s"
-decision = "10s"
-%s`, rounds, privacy, extra))
+	return testjob.Spec{Seed: 7, Rounds: rounds, Mode: mode, Extra: extra}.File()
 }
 
 func TestSimulateModes(t *testing.T) {

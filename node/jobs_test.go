@@ -32,6 +32,7 @@ import (
 
 	"github.com/cohort-mpc/cohort/engine"
 	"github.com/cohort-mpc/cohort/identity"
+	"github.com/cohort-mpc/cohort/internal/testjob"
 	"github.com/cohort-mpc/cohort/ledger"
 	"github.com/cohort-mpc/cohort/node/nodepb"
 	"github.com/cohort-mpc/cohort/tensor"
@@ -40,29 +41,7 @@ import (
 // jobsTestJob is a small plain-mode job on the built-in breast-cancer data.
 // A seed of 0 leaves the seed out.
 func jobsTestJob(name string, rounds int, seed int, extra string) []byte {
-	s := ""
-	if seed != 0 {
-		s = fmt.Sprintf("seed = %d\n", seed)
-	}
-	return fmt.Appendf(nil, `name = %q
-%srounds = %d
-[dataset]
-builtin = "breast_cancer"
-[model]
-kind = "logreg"
-[local]
-epochs = 1
-batch_size = 16
-learning_rate = 0.1
-[privacy]
-mode = "plain"
-unsafe_plain = true
-[deadlines]
-train = "20s"
-recovery = "10s"
-setup = "10s"
-decision = "10s"
-%s`, name, s, rounds, extra)
+	return testjob.Spec{Name: name, Seed: int64(seed), Rounds: rounds, Extra: extra}.File()
 }
 
 // jobsEnv is an aggregator with a store and a ledger, three simulated

@@ -19,6 +19,7 @@ import (
 	"github.com/cohort-mpc/cohort/engine"
 	"github.com/cohort-mpc/cohort/federated/data"
 	"github.com/cohort-mpc/cohort/identity"
+	"github.com/cohort-mpc/cohort/internal/testjob"
 	"github.com/cohort-mpc/cohort/node/nodepb"
 	"github.com/cohort-mpc/cohort/tensor"
 	"github.com/cohort-mpc/cohort/testdata/datasets"
@@ -297,27 +298,7 @@ func TestBadFramesRefused(t *testing.T) {
 
 // testJob is a small breast-cancer job in the given mode.
 func testJob(mode string, rounds int) []byte {
-	privacy := map[string]string{
-		"secagg": "[privacy]\nmode = \"secagg\"\n[secagg]\nk = 2\nt = 2\n",
-		"mhe":    "[privacy]\nmode = \"mhe\"\n",
-	}[mode]
-	return fmt.Appendf(nil, `name = "transport-test"
-seed = 11
-rounds = %d
-[dataset]
-builtin = "breast_cancer"
-[model]
-kind = "logreg"
-[local]
-epochs = 1
-batch_size = 16
-learning_rate = 0.1
-%s[deadlines]
-train = "20s"
-recovery = "10s"
-setup = "10s"
-decision = "10s"
-`, rounds, privacy)
+	return testjob.Spec{Name: "transport-test", Seed: 11, Rounds: rounds, Mode: mode}.File()
 }
 
 // siteRows splits the embedded breast-cancer data over n sites (every

@@ -32,6 +32,7 @@ import (
 	"github.com/cohort-mpc/cohort/engine"
 	"github.com/cohort-mpc/cohort/federated/data"
 	"github.com/cohort-mpc/cohort/identity"
+	"github.com/cohort-mpc/cohort/internal/testjob"
 	"github.com/cohort-mpc/cohort/ledger"
 	"github.com/cohort-mpc/cohort/node"
 	"github.com/cohort-mpc/cohort/node/nodepb"
@@ -347,34 +348,9 @@ func e2eJob(mode string, rounds int, extra string) []byte {
 
 // e2eJobModel is e2eJob with the given [model] body and local epochs.
 func e2eJobModel(mode string, rounds int, model string, epochs int, extra string) []byte {
-	privacy := map[string]string{
-		"secagg": "[privacy]\nmode = \"secagg\"\n[secagg]\nk = 2\nt = 2\n",
-		"mhe":    "[privacy]\nmode = \"mhe\"\n",
-		"plain":  "[privacy]\nmode = \"plain\"\nunsafe_plain = true\n",
-	}[mode]
-	return fmt.Appendf(nil, `name = "e2e-%s"
-seed = 21
-rounds = %d
-[dataset]
-builtin = "breast_cancer"
-[model]
-%s
-[sites]
-quorum = 2
-[local]
-epochs = %d
-batch_size = 16
-learning_rate = 0.1
-[dp.record]
-epsilon = 2.0
-delta = 1e-5
-clip = 1.0
-%s%s[deadlines]
-train = "20s"
-recovery = "5s"
-setup = "15s"
-decision = "10s"
-`, mode, rounds, model, epochs, privacy, extra)
+	return testjob.Spec{Name: "e2e-" + mode, Seed: 21, Rounds: rounds, Mode: mode, Model: model, Epochs: epochs, Quorum: 2,
+		Deadlines: "train = \"20s\"\nrecovery = \"5s\"\nsetup = \"15s\"\ndecision = \"10s\"",
+		Extra:     "[dp.record]\nepsilon = 2.0\ndelta = 1e-5\nclip = 1.0\n" + extra}.File()
 }
 
 // watch follows a job to its end and returns the watch output and

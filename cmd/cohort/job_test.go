@@ -24,6 +24,7 @@ import (
 
 	"github.com/cohort-mpc/cohort/engine"
 	"github.com/cohort-mpc/cohort/identity"
+	"github.com/cohort-mpc/cohort/internal/testjob"
 	"github.com/cohort-mpc/cohort/ledger"
 	"github.com/cohort-mpc/cohort/node"
 	"github.com/cohort-mpc/cohort/tensor"
@@ -38,23 +39,7 @@ func runCLI(args ...string) (int, string, string) {
 
 // cliJob is a small plain-mode job file.
 func cliJob(name string, rounds int, extra string) string {
-	return fmt.Sprintf(`name = %q
-seed = 7
-rounds = %d
-[dataset]
-builtin = "breast_cancer"
-[model]
-kind = "logreg"
-[local]
-epochs = 1
-batch_size = 16
-learning_rate = 0.1
-[privacy]
-mode = "plain"
-unsafe_plain = true
-[deadlines]
-decision = "10s"
-%s`, name, rounds, extra)
+	return string(testjob.Spec{Name: name, Seed: 7, Rounds: rounds, Deadlines: `decision = "10s"`, Extra: extra}.File())
 }
 
 // jobServer is an aggregator node's jobs service over mutual TLS on
