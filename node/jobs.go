@@ -925,7 +925,7 @@ func (j *Jobs) writeResult(ctx context.Context, jb *job, res *engine.Result) ([]
 		files = append(files, name)
 		return nil
 	}
-	rounds := resultRounds(res.Rounds)
+	rounds := ReportRounds(res.Rounds)
 
 	m := resultModel{Model: res.Model.Name(), Job: res.ID.String(), Name: res.Job.Name, Rounds: len(res.Rounds),
 		Params: res.Params, Sites: []resultSite{}}
@@ -1096,9 +1096,9 @@ func (j *Jobs) readme(jb *job, res *engine.Result, receipts []receipt, vkey stri
 	return b.String()
 }
 
-// resultRounds converts round records for the report package: NaN where a
-// metric is unknown.
-func resultRounds(rs []engine.RoundRecord) []report.Round {
+// ReportRounds converts the engine's round records for the report
+// package: NaN where a metric is unknown.
+func ReportRounds(rs []engine.RoundRecord) []report.Round {
 	out := make([]report.Round, len(rs))
 	for i, r := range rs {
 		out[i] = report.Round{Round: r.Round, Contributors: len(r.Contributors), TrainLoss: r.TrainLoss,

@@ -255,7 +255,7 @@ func runDemo(ctx context.Context, w io.Writer, dir string, rounds int) error {
 		last := rs[n-1]
 		fmt.Fprintf(w, "final model: accuracy %.3f, AUC %.3f, test loss %.4f on the hospitals' held-out records\n", last.Accuracy, last.AUC, last.Loss)
 	}
-	mean, longest := reportRoundTimes(rs)
+	mean, longest := report.Times(rs)
 	peak, source := peakMemory()
 	fmt.Fprintf(w, "time per round: mean %v, max %v; peak memory %s (%s, all four nodes)\n", roundDuration(mean),
 		roundDuration(longest), mib(peak), source)
@@ -620,19 +620,6 @@ func readResultModel(path string) ([]byte, []report.Site, error) {
 	}
 	slices.SortStableFunc(sites, func(a, b report.Site) int { return demoOrder(a.Name) - demoOrder(b.Name) })
 	return b, sites, nil
-}
-
-// reportRoundTimes returns the mean and the longest duration of the rounds.
-func reportRoundTimes(rs []report.Round) (mean, longest time.Duration) {
-	if len(rs) == 0 {
-		return 0, 0
-	}
-	var sum time.Duration
-	for _, r := range rs {
-		sum += r.Duration
-		longest = max(longest, r.Duration)
-	}
-	return sum / time.Duration(len(rs)), longest
 }
 
 // peakMemory returns the process's peak resident set size where the

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"golang.org/x/mod/sumdb/note"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -648,9 +649,8 @@ func firstLine(s string) string {
 	return line
 }
 
-// waitRound waits until job id has committed round r, asking the
-// aggregator's Jobs service as the researcher.
-func (c *cluster) waitRound(id string, r int) {
+// researcherConn is a gRPC connection to the aggregator as the researcher.
+func (c *cluster) researcherConn() *grpc.ClientConn {
 	c.t.Helper()
 	key, err := identity.LoadKey(c.researcher)
 	if err != nil {
@@ -660,6 +660,14 @@ func (c *cluster) waitRound(id string, r int) {
 	if err != nil {
 		c.t.Fatal(err)
 	}
+	return cc
+}
+
+// waitRound waits until job id has committed round r, asking the
+// aggregator's Jobs service as the researcher.
+func (c *cluster) waitRound(id string, r int) {
+	c.t.Helper()
+	cc := c.researcherConn()
 	defer cc.Close()
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
@@ -682,14 +690,7 @@ func (c *cluster) waitRound(id string, r int) {
 // one of round r in phase has come from at least one site (and not all).
 func (c *cluster) waitPhase(id string, r int, phase string) {
 	c.t.Helper()
-	key, err := identity.LoadKey(c.researcher)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	cc, err := node.Dial(c.aggAddr, c.dids[c.agg], key, "researcher", rand.Reader)
-	if err != nil {
-		c.t.Fatal(err)
-	}
+	cc := c.researcherConn()
 	defer cc.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()

@@ -326,20 +326,6 @@ func (l *progressLine) clear() {
 	}
 }
 
-// reportRounds converts the engine's round records for the report package:
-// NaN where a metric is unknown.
-func reportRounds(rs []engine.RoundRecord) []report.Round {
-	out := make([]report.Round, len(rs))
-	for i, r := range rs {
-		out[i] = report.Round{Round: r.Round, Contributors: len(r.Contributors), TrainLoss: r.TrainLoss,
-			Loss: math.NaN(), Accuracy: math.NaN(), AUC: math.NaN(), Epsilon: r.Epsilon, Duration: r.Duration}
-		if r.Test.N > 0 {
-			out[i].Loss, out[i].Accuracy, out[i].AUC = r.Test.Loss, r.Test.Accuracy, r.Test.AUC
-		}
-	}
-	return out
-}
-
 // reportSites converts the engine's site results for the report package.
 func reportSites(ss []engine.SiteResult) []report.Site {
 	out := make([]report.Site, len(ss))
@@ -347,19 +333,6 @@ func reportSites(ss []engine.SiteResult) []report.Site {
 		out[i] = report.Site{Name: s.Peer.Name, Rows: s.TrainRows, Rounds: s.Rounds, Epsilon: s.Epsilon}
 	}
 	return out
-}
-
-// roundTimes returns the mean and the longest duration of the rounds.
-func roundTimes(rs []engine.RoundRecord) (mean, longest time.Duration) {
-	if len(rs) == 0 {
-		return 0, 0
-	}
-	var sum time.Duration
-	for _, r := range rs {
-		sum += r.Duration
-		longest = max(longest, r.Duration)
-	}
-	return sum / time.Duration(len(rs)), longest
 }
 
 // roundDuration rounds d to the millisecond, or to the microsecond below
@@ -377,10 +350,10 @@ func mib(b uint64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
 // writeSimText writes the result as tables and a summary.
 func writeSimText(w io.Writer, res *engine.Result, stats simStats, stateDir string) error {
 	var b bytes.Buffer
-	if err := report.WriteTable(&b, reportRounds(res.Rounds), reportSites(res.Sites)); err != nil {
+	if err := report.WriteTable(&b, node.ReportRounds(res.Rounds), reportSites(res.Sites)); err != nil {
 		return err
 	}
-	mean, longest := roundTimes(res.Rounds)
+	mean, longest := report.Times(node.ReportRounds(res.Rounds))
 	fmt.Fprintf(&b, "\ntime per round: mean %v, max %v (total %v)\n", roundDuration(mean),
 		roundDuration(longest), roundDuration(stats.Wall))
 	fmt.Fprintf(&b, "peak memory: %s (%s)\n", mib(stats.PeakBytes), stats.PeakSource)
@@ -441,7 +414,7 @@ type simSummaryJSON struct {
 func writeSimJSON(w io.Writer, res *engine.Result, stats simStats, stateDir string) error {
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
-	rounds := reportRounds(res.Rounds)
+	rounds := node.ReportRounds(res.Rounds)
 	for _, r := range rounds {
 		if err := enc.Encode(simRoundJSON{Round: r.Round, Contributors: r.Contributors, TrainLoss: jsonFloat(r.TrainLoss),
 			Loss: jsonFloat(r.Loss), Accuracy: jsonFloat(r.Accuracy), AUC: jsonFloat(r.AUC), Epsilon: jsonFloat(r.Epsilon),
@@ -449,7 +422,7 @@ func writeSimJSON(w io.Writer, res *engine.Result, stats simStats, stateDir stri
 			return err
 		}
 	}
-	mean, longest := roundTimes(res.Rounds)
+	mean, longest := report.Times(node.ReportRounds(res.Rounds))
 	sum := simSummaryJSON{Job: res.ID.String(), Rounds: len(res.Rounds), Loss: nil, Sites: []simSiteJSON{},
 		Seconds: stats.Wall.Seconds(), RoundSecondsMean: mean.Seconds(), RoundSecondsMax: longest.Seconds(),
 		PeakMemoryMiB: float64(stats.PeakBytes) / (1 << 20), PeakMemorySource: stats.PeakSource, State: stateDir}

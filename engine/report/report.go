@@ -49,6 +49,20 @@ type Round struct {
 	Duration time.Duration
 }
 
+// Times returns the mean and the longest duration of rounds (0, 0 for
+// none).
+func Times(rounds []Round) (mean, longest time.Duration) {
+	if len(rounds) == 0 {
+		return 0, 0
+	}
+	var sum time.Duration
+	for _, r := range rounds {
+		sum += r.Duration
+		longest = max(longest, r.Duration)
+	}
+	return sum / time.Duration(len(rounds)), longest
+}
+
 // Site is one site's totals.
 type Site struct {
 	// Name is the site's name.
