@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc"
@@ -166,11 +167,14 @@ func (n *Node) startAggregator(ctx context.Context, self engine.Peer, key ed2551
 		return err
 	}
 	n.stops = append(n.stops, n.store.Close)
-	var jobs *Jobs
+	// The aggregator reports progress to the jobs service, which is made
+	// after it and may resume a job before NewJobs returns: progress
+	// before then is not reported (a resumed job's first events).
+	var jobsRef atomic.Pointer[Jobs]
 	agg, stopAgg, err := engine.NewAggregator(engine.AggregatorConfig{
 		Self: self, Backend: backend, Store: n.store, Recorder: n.ledger, Checkpoints: n.ledger,
 		Progress: func(p engine.Progress) {
-			if jobs != nil {
+			if jobs := jobsRef.Load(); jobs != nil {
 				jobs.Progress(p)
 			}
 		},
@@ -201,6 +205,7 @@ func (n *Node) startAggregator(ctx context.Context, self engine.Peer, key ed2551
 		return err
 	}
 	n.jobs = jobs
+	jobsRef.Store(jobs)
 	n.stops = append(n.stops, func() error { stopJobs(); return nil })
 	RegisterJobs(n.grpc, jobs)
 	n.wg.Add(1)
