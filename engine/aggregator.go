@@ -257,6 +257,10 @@ type run struct {
 	// absent holds the sites a wait gave up on and that have not been
 	// seen connected since (see waitConnected).
 	absent map[uint32]bool
+	// left holds the sites that answered KindGone: they no longer hold
+	// the job (a site that restarted lost its state) and take no further
+	// part in it.
+	left map[uint32]bool
 	// lastScale is the weight divisor of the last aggregate (see scale).
 	lastScale uint32
 }
@@ -392,7 +396,7 @@ func (a *Aggregator) newRun(st *JobState) (*run, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &run{a: a, st: st, job: job, roster: p.Roster, index: map[string]uint32{}, seed: p.Seed, start: time.Now(), dpZ: map[uint32]float64{}, absent: map[uint32]bool{}}
+	r := &run{a: a, st: st, job: job, roster: p.Roster, index: map[string]uint32{}, seed: p.Seed, start: time.Now(), dpZ: map[uint32]float64{}, absent: map[uint32]bool{}, left: map[uint32]bool{}}
 	for i, s := range p.Roster {
 		r.index[string(s.Key)] = uint32(i)
 	}
@@ -663,7 +667,8 @@ func (r *run) attempts(ctx context.Context, round uint32, purpose Purpose) (real
 		if r.warm {
 			wait = min(wait, r.a.cfg.Reconnect)
 		}
-		members := r.waitConnected(ctx, r.sample(round), wait)
+		sampled := slices.DeleteFunc(r.sample(round), func(s uint32) bool { return r.left[s] })
+		members := r.waitConnected(ctx, sampled, wait)
 		r.warm = true
 		if len(members) < r.job.Sites.Quorum {
 			err = fmt.Errorf("%w: %d of the round's sites are connected, the quorum is %d", ErrQuorum, len(members), r.job.Sites.Quorum)

@@ -103,6 +103,10 @@ func (r *run) collect(ctx context.Context, round, attempt uint32, kind Kind, wan
 				reason, _ := decodeReason(m.Body)
 				r.a.log.Warn("site aborted", "site", r.roster[s].Name, "phase", phase, "reason", reason)
 				delete(pending, s)
+			case KindGone:
+				r.a.log.Warn("site no longer holds the job; leaving it out of the job's further rounds", "site", r.roster[s].Name, "phase", phase)
+				delete(pending, s)
+				r.left[s] = true
 			case kind:
 				delete(pending, s)
 				if err := fn(s, m.Body); err != nil {

@@ -67,6 +67,11 @@ const (
 	KindCheckpoint  // A→S the aggregator's ledger checkpoint to cosign
 	KindCosignature // S→A CosignReply
 
+	// KindGone (S→A, empty body) answers a message for a job the site does
+	// not hold (it restarted and lost the job's state, or the job ended
+	// there): the aggregator leaves the site out of the job from then on.
+	KindGone
+
 	kindEnd
 )
 
@@ -77,7 +82,7 @@ var kindNames = [...]string{
 	KindSAShareKeys: "secagg-share-keys", KindSABundle: "secagg-bundle",
 	KindSAMasked: "secagg-masked", KindSASurvivors: "secagg-survivors",
 	KindSAConsistency: "secagg-consistency", KindSAUnmaskReq: "secagg-unmask-request",
-	KindSAUnmask: "secagg-unmask", KindCheckpoint: "checkpoint", KindCosignature: "cosignature", KindMHESetup: "mhe-setup", KindMHEKeyGen: "mhe-keygen",
+	KindSAUnmask: "secagg-unmask", KindCheckpoint: "checkpoint", KindCosignature: "cosignature", KindGone: "gone", KindMHESetup: "mhe-setup", KindMHEKeyGen: "mhe-keygen",
 	KindMHEShares: "mhe-shares", KindMHEReady: "mhe-ready", KindMHEPublicKey: "mhe-public-key",
 	KindMHEVector: "mhe-vector", KindMHEReleaseReq: "mhe-release-request",
 	KindMHERelease: "mhe-release", KindPlainVector: "plain-vector",

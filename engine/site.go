@@ -118,6 +118,10 @@ type SiteConfig struct {
 	Log *slog.Logger
 }
 
+// errGone is the error of a message for a job the site does not hold; the
+// site answers it with KindGone.
+var errGone = errors.New("engine: no such job here")
+
 // checkData checks a site's rows and gives it an empty test batch if it
 // has none.
 func checkData(d SiteData) (SiteData, error) {
@@ -227,7 +231,14 @@ func (s *Site) Serve(ctx context.Context, conn Conn) error {
 			return err
 		}
 		reply, err := s.handle(ctx, conn.Peer(), m)
-		if err != nil {
+		switch {
+		case errors.Is(err, errGone):
+			s.log.Info("a message for a job this site does not hold", "kind", m.Kind, "job", m.Job, "round", m.Round)
+			reply = nil
+			if m.Kind != KindAbort && m.Kind != KindFinish {
+				reply = []*Message{{Kind: KindGone}}
+			}
+		case err != nil:
 			s.log.Warn("refused a message", "kind", m.Kind, "job", m.Job, "round", m.Round, "err", err)
 			reply = []*Message{{Kind: KindAbort, Body: reasonBody(err)}}
 			if m.Kind == KindProposal {
@@ -305,7 +316,7 @@ func (s *Site) handle(ctx context.Context, agg Peer, m *Message) ([]*Message, er
 	j := s.mu.jobs[m.Job]
 	s.mu.Unlock()
 	if j == nil {
-		return nil, fmt.Errorf("engine: site %q: unknown job %v", s.cfg.Self.Name, m.Job)
+		return nil, fmt.Errorf("%w: site %q: unknown job %v", errGone, s.cfg.Self.Name, m.Job)
 	}
 	if !bytes.Equal(agg.Key, j.agg.Key) {
 		return nil, fmt.Errorf("engine: job %v: message from %q, who is not its aggregator", m.Job, agg.Name)

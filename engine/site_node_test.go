@@ -15,6 +15,7 @@ import (
 
 	"github.com/cohort-mpc/cohort/federated/dp"
 	"github.com/cohort-mpc/cohort/internal/golden"
+	"github.com/cohort-mpc/cohort/internal/testjob"
 )
 
 func TestSignJob(t *testing.T) {
@@ -368,4 +369,72 @@ func TestGoldenSignedBodies(t *testing.T) {
 func sha256Sum(b []byte) []byte {
 	h := sha256.Sum256(b)
 	return h[:]
+}
+
+// TestRestartedSiteLeavesJob: a site that restarts mid-job (a new Site
+// with the same key, which lost the job's state) answers the job's next
+// round with KindGone; the aggregator leaves it out of the job's further
+// rounds instead of failing them, and the job finishes with the others.
+func TestRestartedSiteLeavesJob(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	b := testBackend(t)
+	job := testjob.Spec{Seed: 3, Rounds: 5, Mode: "secagg", Quorum: 2}.File()
+	sim, err := NewSimulation(SimConfig{JobFile: job, Sites: 3, Seed: 6, Backend: b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := sim.Listen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	restart := make(chan struct{})
+	var once sync.Once
+	a, shutdown, err := NewAggregator(AggregatorConfig{Backend: b, Seed: [32]byte{2}, Progress: func(p Progress) {
+		if p.Phase == "committed" && p.Round == 2 {
+			once.Do(func() { close(restart) })
+		}
+	}}, ln)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer shutdown()
+	sctx, stop := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer func() { stop(); wg.Wait() }()
+	for i, s := range sim.Sites {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if i != 2 {
+				s.Run(sctx, sim.Net, SimAddr)
+				return
+			}
+			first, cancelFirst := context.WithCancel(sctx)
+			go func() { <-restart; cancelFirst() }()
+			s.Run(first, sim.Net, SimAddr)
+			fresh, err := NewSite(s.cfg) // the same key and rows, no jobs
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			fresh.Run(sctx, sim.Net, SimAddr)
+		}()
+	}
+	res, err := a.Run(ctx, job, sim.Peers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range res.Rounds {
+		want := 3
+		if r.Round > 2 {
+			want = 2
+		}
+		if len(r.Contributors) != want {
+			t.Errorf("round %d: %d contributors, want %d", r.Round, len(r.Contributors), want)
+		}
+	}
+	if n := res.Sites[2].Rounds; n != 2 {
+		t.Errorf("the restarted site contributed to %d rounds, want 2", n)
+	}
 }
