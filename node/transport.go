@@ -241,9 +241,9 @@ func (t *TaskServer) Connect(s grpc.BidiStreamingServer[nodepb.Frame, nodepb.Fra
 	if err := s.SendHeader(metadata.Pairs("cohort-node", "tasks/v1")); err != nil {
 		return err
 	}
-	ctx, cancel := context.WithCancel(s.Context())
-	defer cancel()
-	c := newStreamConn(caller.Peer(), s, cancel, t.stats, t.log)
+	// The stream ends when this handler returns, which it does once c is
+	// done; a client that goes away ends c through its Recv.
+	c := newStreamConn(caller.Peer(), s, func() {}, t.stats, t.log)
 	t.mu.Lock()
 	if old := t.mu.conns[caller.DID]; old != nil {
 		old.end(errors.New("replaced by a new connection"))
@@ -259,18 +259,17 @@ func (t *TaskServer) Connect(s grpc.BidiStreamingServer[nodepb.Frame, nodepb.Fra
 	}()
 	select {
 	case t.incoming <- c:
+		t.log.Info("participant connected", "peer", caller.Name, "did", caller.DID)
+	case <-c.done:
+		// Ended before the engine took it: a refused frame, or replaced.
 	case <-t.closed:
 		c.end(engine.ErrClosed)
 		return status.Error(codes.Unavailable, "node: not accepting tasks connections")
-	case <-ctx.Done():
-		c.end(ctx.Err())
-		return ctx.Err()
 	}
-	t.log.Info("participant connected", "peer", caller.Name, "did", caller.DID)
 	<-c.done
 	t.log.Info("participant disconnected", "peer", caller.Name, "did", caller.DID, "reason", c.err)
 	if st, ok := status.FromError(c.err); ok && st.Code() == codes.InvalidArgument {
-		return c.err
+		return c.err // the peer learns which frame was refused and why
 	}
 	return nil
 }
