@@ -56,9 +56,9 @@ type cluster struct {
 	// spare is a listed peer's key with no node behind it: the test
 	// connects with it as a misbehaving participant would, without
 	// disturbing the hospitals' streams.
-	spare ed25519.PrivateKey
-	procs      map[string]*proc
-	aggAddr    string
+	spare   ed25519.PrivateKey
+	procs   map[string]*proc
+	aggAddr string
 }
 
 // proc is a running node process.
