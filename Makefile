@@ -12,7 +12,7 @@ ASM_PKGS    := aesctr floats quant ring
 PROTOS      := node/nodepb/cohort.proto
 PROTO_GO    := node/nodepb/cohort.pb.go node/nodepb/cohort_grpc.pb.go
 
-.PHONY: all build test check check-generate demo bench-tensor generate clean
+.PHONY: all build test check check-generate demo bench-tensor generate ptx clean
 
 all: build
 
@@ -73,6 +73,21 @@ generate:
 	@for p in $(ASM_PKGS); do \
 		echo "generate tensor/internal/$$p"; \
 		(cd tensor/_asm/$$p && $(GO) run . -out ../../internal/$$p/$${p}_amd64.s -stubs ../../internal/$$p/$${p}_amd64.go -pkg $$p) || exit 1; \
+	done
+
+# The CUDA kernels' PTX, written into tensor/cuda/ptx/ and embedded in the
+# binary: run on a machine with nvcc (a GPU machine). The build itself never
+# needs nvcc. --fmad=false keeps the float steps of quantisation rounded one
+# at a time, as the Go code does (tensor/cuda/kernels/README.md).
+NVCC          ?= nvcc
+PTX_ARCH      ?= sm_90
+CUDA_FAMILIES := aesctr ring modq quant
+ptx:
+	@mkdir -p tensor/cuda/ptx
+	@for k in $(CUDA_FAMILIES); do \
+		echo "nvcc tensor/cuda/kernels/$$k.cu"; \
+		$(NVCC) -ptx -arch=$(PTX_ARCH) -std=c++17 -O3 --fmad=false -ftz=false -prec-div=true -prec-sqrt=true \
+			-o tensor/cuda/ptx/$$k.ptx tensor/cuda/kernels/$$k.cu || exit 1; \
 	done
 
 clean:
