@@ -1,6 +1,7 @@
 package driver
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"math"
@@ -183,5 +184,36 @@ func TestUnavailableCode(t *testing.T) {
 func TestDevicePtrAdd(t *testing.T) {
 	if got := DevicePtr(0x1000).Add(0x234); got != 0x1234 {
 		t.Errorf("Add = %#x, want 0x1234", got)
+	}
+}
+
+// TestArgsBytes: a by-value struct argument takes as many 8-byte slots as
+// it needs, its bytes copied, and the arguments after it start past them.
+func TestArgsBytes(t *testing.T) {
+	key := make([]byte, 20)
+	for i := range key {
+		key[i] = byte(i + 1)
+	}
+	var a Args
+	a.U32(1).Bytes(key).U64(7).Bytes(nil)
+	if a.Len() != 4 {
+		t.Fatalf("Len() = %d, want 4", a.Len())
+	}
+	p := a.pointers()
+	if p[1] != unsafe.Pointer(&a.slots[1]) || p[2] != unsafe.Pointer(&a.slots[4]) || p[3] != unsafe.Pointer(&a.slots[5]) {
+		t.Fatalf("argument slots %p %p %p, want slots 1, 4 and 5", p[1], p[2], p[3])
+	}
+	if got := unsafe.Slice((*byte)(p[1]), len(key)); !bytes.Equal(got, key) {
+		t.Errorf("by-value bytes %x, want %x", got, key)
+	}
+	key[0] = 99 // Bytes copied: later changes do not reach the launch
+	if got := *(*byte)(p[1]); got != 1 {
+		t.Errorf("the argument follows its source: %d", got)
+	}
+	if got := *(*uint64)(p[2]); got != 7 {
+		t.Errorf("the argument after the bytes = %d, want 7", got)
+	}
+	if len(a.slots) != 6 {
+		t.Errorf("%d slots, want 6 (1 + 3 + 1 + 1 for the empty value)", len(a.slots))
 	}
 }

@@ -116,16 +116,25 @@ func (fn *Function) Name() string { return fn.name }
 // may be changed or reset and reused as soon as Launch returns. The zero Args
 // is an empty list.
 //
-// Each value is kept in its own 8-byte slot; the launch passes the driver an
-// array of pointers to the slots (the void** kernelParams of cuLaunchKernel).
+// Each value is kept in its own 8-byte slots (one for a scalar or a pointer,
+// as many as it needs for a struct passed by value); the launch passes the
+// driver an array of pointers to the first slot of each (the void**
+// kernelParams of cuLaunchKernel).
 type Args struct {
 	slots []uint64
+	offs  []int // offs[i] is the first slot of argument i
 }
 
-// next appends a zeroed slot and returns a pointer to it.
-func (a *Args) next() unsafe.Pointer {
-	a.slots = append(a.slots, 0)
-	return unsafe.Pointer(&a.slots[len(a.slots)-1])
+// next appends n zeroed slots for one argument and returns a pointer to the
+// first.
+func (a *Args) next() unsafe.Pointer { return a.nextN(1) }
+
+func (a *Args) nextN(n int) unsafe.Pointer {
+	a.offs = append(a.offs, len(a.slots))
+	for range n {
+		a.slots = append(a.slots, 0)
+	}
+	return unsafe.Pointer(&a.slots[a.offs[len(a.offs)-1]])
 }
 
 // Ptr appends a device pointer.
@@ -158,17 +167,26 @@ func (a *Args) F64(v float64) *Args {
 	return a
 }
 
+// Bytes appends a parameter passed by value whose memory is b: a struct
+// parameter of the kernel (T, not T*), laid out as the kernel's C type. The
+// bytes are copied; the driver reads as many as the kernel's parameter has.
+func (a *Args) Bytes(b []byte) *Args {
+	p := a.nextN(max(1, (len(b)+7)/8))
+	copy(unsafe.Slice((*byte)(p), len(b)), b)
+	return a
+}
+
 // Len returns the number of arguments.
-func (a *Args) Len() int { return len(a.slots) }
+func (a *Args) Len() int { return len(a.offs) }
 
 // Reset empties the list, keeping its storage.
-func (a *Args) Reset() { a.slots = a.slots[:0] }
+func (a *Args) Reset() { a.slots, a.offs = a.slots[:0], a.offs[:0] }
 
-// pointers returns the kernelParams array: a pointer to each slot.
+// pointers returns the kernelParams array: a pointer to each argument.
 func (a *Args) pointers() []unsafe.Pointer {
-	ptrs := make([]unsafe.Pointer, len(a.slots))
-	for i := range a.slots {
-		ptrs[i] = unsafe.Pointer(&a.slots[i])
+	ptrs := make([]unsafe.Pointer, len(a.offs))
+	for i, off := range a.offs {
+		ptrs[i] = unsafe.Pointer(&a.slots[off])
 	}
 	return ptrs
 }

@@ -1,0 +1,222 @@
+// Package cuda is the GPU tensor.Backend: the kernels of ../kernels, compiled
+// to PTX by `make ptx`, embedded in the binary and run through the CUDA
+// driver API (package driver, no cgo).
+//
+// # Version 0
+//
+// This version works on host slices, correctness first: every call
+// allocates device memory, uploads its inputs, launches the kernel,
+// downloads the result and frees the memory, so it pays the host↔device
+// transfers on every call and is slower than the CPU backend for most
+// sizes. Device-resident vectors, which keep the data on the device across
+// calls, come next.
+//
+// Ring (AddU32 ... SumU64), mask (ExpandU32 ... ExpandSubU64) and mod-q
+// (ModAdd ... ModMulScalar) operations run on the device; the mask kernels
+// get the AES key derived as the CPU backend derives it
+// (aesctr.DeriveKey with aesctr.LabelMask), expanded on the host, and
+// counter 0. The fixed-point and float operations run on an embedded CPU
+// backend for now. Every operation gives the same bits as the CPU backend.
+//
+// A driver failure in the middle of an operation (out of device memory, a
+// failed launch or copy) panics: the tensor.Backend methods have no error
+// results.
+//
+// # Availability
+//
+// New fails with an error wrapping driver.ErrUnavailable, naming why, when
+// there is no driver library, no device, or no PTX embedded; Select falls
+// back to the CPU backend in that case for --backend auto.
+package cuda
+
+import (
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+
+	"github.com/cohort-mpc/cohort/tensor"
+	"github.com/cohort-mpc/cohort/tensor/cuda/driver"
+)
+
+//go:embed ptx
+var embedded embed.FS
+
+// Families are the kernel families, one PTX module each, in the order New
+// loads them.
+var families = [...]string{"aesctr", "ring", "modq", "quant"}
+
+// blockThreads is the number of threads of every launched block.
+const blockThreads = 256
+
+// Config configures a CUDA backend.
+type Config struct {
+	// Library is the path of the CUDA driver library; empty means
+	// driver.DefaultLibrary (libcuda.so.1).
+	Library string
+	// Device is the ordinal of the device to use.
+	Device int
+	// PTX holds PTX modules by family name ("aesctr", "ring", "modq",
+	// "quant"), overriding the embedded ones: for tests.
+	PTX map[string][]byte
+	// CPU configures the CPU backend that runs the operations this version
+	// does not run on the device.
+	CPU tensor.CPUConfig
+}
+
+// Backend is the CUDA tensor.Backend. It is safe for concurrent use: the
+// driver context runs the calls one at a time.
+type Backend struct {
+	name      string
+	ctx       *driver.Context
+	modules   []*driver.Module
+	maxBlocks uint64
+	cpu       *tensor.CPU
+	k         kernels
+}
+
+var _ tensor.Backend = (*Backend)(nil)
+
+// kernels are the device functions the backend launches.
+type kernels struct {
+	add32, sub32, neg32, addScalar32, sum32 *driver.Function
+	add64, sub64, neg64, addScalar64, sum64 *driver.Function
+	modAdd, modSub, modMul, modMulScalar    *driver.Function
+
+	expand32, expandAdd32, expandSub32 *driver.Function
+	expand64, expandAdd64, expandSub64 *driver.Function
+}
+
+// ptxFor returns the PTX module of family, from cfg.PTX or embedded.
+func ptxFor(cfg *Config, family string) ([]byte, error) {
+	if p, ok := cfg.PTX[family]; ok {
+		return p, nil
+	}
+	p, err := embedded.ReadFile("ptx/" + family + ".ptx")
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%w: no PTX for %s embedded: run make ptx on a machine with nvcc", driver.ErrUnavailable, family)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("cuda: reading the embedded PTX of %s: %w", family, err)
+	}
+	return p, nil
+}
+
+// New opens the driver, makes a context on cfg.Device, loads the kernel
+// modules and starts the CPU backend for the operations this version runs
+// on the host. Where CUDA cannot be used (no library, no device, no PTX) the
+// error wraps driver.ErrUnavailable and says why. Call shutdown once every
+// operation on the backend has returned.
+func New(cfg Config) (b *Backend, shutdown func() error, err error) {
+	d, err := driver.Open(cfg.Library)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := d.Init(); err != nil {
+		return nil, nil, err
+	}
+	ptx := make(map[string][]byte, len(families))
+	for _, f := range families {
+		p, err := ptxFor(&cfg, f)
+		if err != nil {
+			return nil, nil, err
+		}
+		ptx[f] = p
+	}
+	n, err := d.Devices()
+	if err != nil {
+		return nil, nil, err
+	}
+	if cfg.Device < 0 || cfg.Device >= n {
+		return nil, nil, fmt.Errorf("%w: device %d requested, the driver has %d", driver.ErrUnavailable, cfg.Device, n)
+	}
+	dev, err := d.Device(cfg.Device)
+	if err != nil {
+		return nil, nil, err
+	}
+	devName, err := dev.Name()
+	if err != nil {
+		return nil, nil, err
+	}
+	major, minor, err := dev.ComputeCapability()
+	if err != nil {
+		return nil, nil, err
+	}
+	sms, err := dev.Multiprocessors()
+	if err != nil {
+		return nil, nil, err
+	}
+	ctx, err := d.NewContext(dev)
+	if err != nil {
+		return nil, nil, err
+	}
+	b = &Backend{
+		name:      fmt.Sprintf("cuda/%s (sm_%d%d)", devName, major, minor),
+		ctx:       ctx,
+		maxBlocks: uint64(max(1, sms) * 32),
+	}
+	if err := b.load(ptx); err != nil {
+		return nil, nil, errors.Join(err, b.close())
+	}
+	cpu, cpuShutdown, err := tensor.NewCPU(cfg.CPU)
+	if err != nil {
+		return nil, nil, errors.Join(err, b.close())
+	}
+	b.cpu = cpu
+	return b, func() error {
+		cpuShutdown()
+		return b.close()
+	}, nil
+}
+
+// load loads the PTX modules and looks up the kernels.
+func (b *Backend) load(ptx map[string][]byte) error {
+	mods := make(map[string]*driver.Module, len(families))
+	for _, f := range families {
+		m, err := b.ctx.LoadModule(ptx[f])
+		if err != nil {
+			return fmt.Errorf("cuda: loading the %s kernels: %w", f, err)
+		}
+		b.modules = append(b.modules, m)
+		mods[f] = m
+	}
+	var err error
+	fn := func(family, name string) *driver.Function {
+		if err != nil {
+			return nil
+		}
+		var f *driver.Function
+		f, err = mods[family].Function(name)
+		if err != nil {
+			err = fmt.Errorf("cuda: kernel %s of %s: %w", name, family, err)
+		}
+		return f
+	}
+	b.k = kernels{
+		add32: fn("ring", "cohort_add_u32"), sub32: fn("ring", "cohort_sub_u32"), neg32: fn("ring", "cohort_neg_u32"),
+		addScalar32: fn("ring", "cohort_add_scalar_u32"), sum32: fn("ring", "cohort_sum_u32"),
+		add64: fn("ring", "cohort_add_u64"), sub64: fn("ring", "cohort_sub_u64"), neg64: fn("ring", "cohort_neg_u64"),
+		addScalar64: fn("ring", "cohort_add_scalar_u64"), sum64: fn("ring", "cohort_sum_u64"),
+		modAdd: fn("modq", "cohort_mod_add"), modSub: fn("modq", "cohort_mod_sub"),
+		modMul: fn("modq", "cohort_mod_mul"), modMulScalar: fn("modq", "cohort_mod_mul_scalar"),
+		expand32: fn("aesctr", "cohort_aesctr_expand_u32"), expandAdd32: fn("aesctr", "cohort_aesctr_expand_add_u32"),
+		expandSub32: fn("aesctr", "cohort_aesctr_expand_sub_u32"),
+		expand64:    fn("aesctr", "cohort_aesctr_expand_u64"), expandAdd64: fn("aesctr", "cohort_aesctr_expand_add_u64"),
+		expandSub64: fn("aesctr", "cohort_aesctr_expand_sub_u64"),
+	}
+	return err
+}
+
+// close unloads the modules and releases the context.
+func (b *Backend) close() error {
+	var errs []error
+	for _, m := range b.modules {
+		errs = append(errs, m.Close())
+	}
+	b.modules = nil
+	errs = append(errs, b.ctx.Close())
+	return errors.Join(errs...)
+}
+
+// Name describes the device, e.g. "cuda/NVIDIA H100 80GB HBM3 (sm_90)".
+func (b *Backend) Name() string { return b.name }

@@ -1,0 +1,323 @@
+package cuda
+
+import (
+	"errors"
+	"math/rand/v2"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/cohort-mpc/cohort/tensor"
+	"github.com/cohort-mpc/cohort/tensor/cuda/driver"
+)
+
+func TestNewMissingLibrary(t *testing.T) {
+	lib := filepath.Join(t.TempDir(), "libcuda.so.1")
+	_, _, err := New(Config{Library: lib})
+	if !errors.Is(err, driver.ErrUnavailable) {
+		t.Fatalf("New with a missing library: %v, want an error wrapping driver.ErrUnavailable", err)
+	}
+	if !strings.Contains(err.Error(), lib) {
+		t.Errorf("New with a missing library: %q does not name the library %s", err, lib)
+	}
+}
+
+// TestSelect checks the three kinds on this machine: auto falls back to the
+// CPU backend exactly when New fails, with New's error as the note.
+func TestSelect(t *testing.T) {
+	b, stop, note, err := Select("cpu", tensor.CPUConfig{Workers: 1})
+	if err != nil {
+		t.Fatalf("Select(cpu): %v", err)
+	}
+	if _, ok := b.(*tensor.CPU); !ok || note != "" {
+		t.Errorf("Select(cpu) = %T, note %q; want *tensor.CPU and no note", b, note)
+	}
+	stop()
+
+	if _, _, _, err := Select("gpu", tensor.CPUConfig{}); !errors.Is(err, ErrBackendKind) {
+		t.Errorf("Select(gpu): %v, want ErrBackendKind", err)
+	}
+
+	g, gstop, newErr := New(Config{CPU: tensor.CPUConfig{Workers: 1}})
+	if newErr == nil {
+		t.Logf("CUDA available here: %s", g.Name())
+		if err := gstop(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, kind := range []string{"cuda", "auto"} {
+		b, stop, note, err := Select(kind, tensor.CPUConfig{Workers: 1})
+		switch {
+		case newErr == nil:
+			if err != nil {
+				t.Fatalf("Select(%s): %v, New succeeded", kind, err)
+			}
+			if _, ok := b.(*Backend); !ok || note != "" {
+				t.Errorf("Select(%s) = %T, note %q; want *cuda.Backend and no note", kind, b, note)
+			}
+			stop()
+		case kind == "cuda":
+			if err == nil || err.Error() != newErr.Error() {
+				t.Errorf("Select(cuda): %v, want New's error %v", err, newErr)
+			}
+		default:
+			if err != nil {
+				t.Fatalf("Select(auto): %v, want the CPU backend", err)
+			}
+			if _, ok := b.(*tensor.CPU); !ok {
+				t.Errorf("Select(auto) = %T, want *tensor.CPU", b)
+			}
+			if !strings.Contains(note, newErr.Error()) {
+				t.Errorf("Select(auto) note %q does not give the reason %q", note, newErr)
+			}
+			t.Logf("auto: %s", note)
+			stop()
+		}
+	}
+}
+
+// placeholderPTX returns modules the fake driver loads: each names its
+// family's kernels after ".entry ".
+func placeholderPTX() map[string][]byte {
+	ptx := map[string][]byte{}
+	add := func(family string, names ...string) {
+		var s strings.Builder
+		for _, n := range names {
+			s.WriteString(".entry " + n + "\n")
+		}
+		ptx[family] = []byte(s.String())
+	}
+	add("aesctr", "cohort_aesctr_expand_u32", "cohort_aesctr_expand_add_u32", "cohort_aesctr_expand_sub_u32",
+		"cohort_aesctr_expand_u64", "cohort_aesctr_expand_add_u64", "cohort_aesctr_expand_sub_u64")
+	add("ring", "cohort_add_u32", "cohort_sub_u32", "cohort_neg_u32", "cohort_add_scalar_u32", "cohort_sum_u32",
+		"cohort_add_u64", "cohort_sub_u64", "cohort_neg_u64", "cohort_add_scalar_u64", "cohort_sum_u64")
+	add("modq", "cohort_mod_add", "cohort_mod_sub", "cohort_mod_mul", "cohort_mod_mul_scalar")
+	add("quant", "cohort_quantize_f32_u32")
+	return ptx
+}
+
+// fakeLibrary builds testdata/fakekernels.c, the driver's fake libcuda
+// running the real kernels on the CPU, and returns its path.
+func fakeLibrary(t *testing.T) string {
+	t.Helper()
+	cc, err := exec.LookPath("cc")
+	if err != nil {
+		t.Skipf("no C compiler to build the fake libcuda: %v", err)
+	}
+	lib := filepath.Join(t.TempDir(), "libfakekernels.so")
+	// -Bsymbolic: the library's calls to its own kernels bind to its own
+	// copy, whose thread-local launch coordinates EMU_LAUNCH sets, even when
+	// an earlier test loaded another copy with RTLD_GLOBAL (an interposed
+	// kernel would see gridDim 0 and loop forever).
+	args := []string{"-O2", "-std=c11", "-ffp-contract=off", "-Wall", "-Wextra", "-Werror", "-shared", "-fPIC",
+		"-Wl,-Bsymbolic", "-o", lib, filepath.Join("testdata", "fakekernels.c")}
+	if out, err := exec.Command(cc, args...).CombinedOutput(); err != nil {
+		t.Fatalf("%s %s: %v\n%s", cc, strings.Join(args, " "), err, out)
+	}
+	return lib
+}
+
+// newFake returns a backend on the fake driver.
+func newFake(t *testing.T) *Backend {
+	t.Helper()
+	b, stop, err := New(Config{Library: fakeLibrary(t), PTX: placeholderPTX(), CPU: tensor.CPUConfig{Workers: 1}})
+	if err != nil {
+		t.Fatalf("New on the fake driver: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := stop(); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+	})
+	return b
+}
+
+func TestFakeName(t *testing.T) {
+	b := newFake(t)
+	if !strings.HasPrefix(b.Name(), "cuda/") || !strings.Contains(b.Name(), "(sm_") {
+		t.Errorf("Name() = %q, want cuda/DEVICE (sm_XY)", b.Name())
+	}
+}
+
+func TestFakeNoPTX(t *testing.T) {
+	if _, err := embedded.ReadFile("ptx/aesctr.ptx"); err == nil {
+		t.Skip("aesctr.ptx is embedded")
+	}
+	ptx := placeholderPTX()
+	delete(ptx, "aesctr")
+	_, _, err := New(Config{Library: fakeLibrary(t), PTX: ptx})
+	const want = "no PTX for aesctr embedded: run make ptx on a machine with nvcc"
+	if !errors.Is(err, driver.ErrUnavailable) || !strings.Contains(err.Error(), want) {
+		t.Fatalf("New without aesctr PTX: %v, want ErrUnavailable with %q", err, want)
+	}
+}
+
+func TestFakeBadPTX(t *testing.T) {
+	ptx := placeholderPTX()
+	ptx["modq"] = []byte("not ptx")
+	if _, _, err := New(Config{Library: fakeLibrary(t), PTX: ptx}); err == nil || !strings.Contains(err.Error(), "modq") {
+		t.Fatalf("New with unloadable modq PTX: %v, want an error naming modq", err)
+	}
+}
+
+func TestFakeMatchesCPU(t *testing.T) {
+	compareWithCPU(t, newFake(t))
+}
+
+func TestFakeLengthMismatchPanics(t *testing.T) {
+	b := newFake(t)
+	defer func() {
+		if recover() == nil {
+			t.Error("AddU32 with lengths 2, 2, 3 did not panic")
+		}
+	}()
+	b.AddU32(make([]uint32, 2), make([]uint32, 2), make([]uint32, 3))
+}
+
+// compareWithCPU checks every method that runs on the device (and the ones
+// delegated to the CPU) bit for bit against the generic CPU backend on
+// random inputs, outputs poisoned.
+func compareWithCPU(t *testing.T, g *Backend) {
+	cpu, stop, err := tensor.NewCPU(tensor.CPUConfig{Generic: true, Workers: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	seed := rand.Uint64()
+	t.Logf("random seed %d", seed)
+	rng := rand.New(rand.NewPCG(seed, 0))
+	sizes := []int{0, 1, 5, 257, 65537}
+
+	u32 := func(n int) []uint32 {
+		v := make([]uint32, n)
+		for i := range v {
+			v[i] = rng.Uint32()
+		}
+		return v
+	}
+	u64 := func(n int) []uint64 {
+		v := make([]uint64, n)
+		for i := range v {
+			v[i] = rng.Uint64()
+		}
+		return v
+	}
+	poison32 := func(n int) []uint32 {
+		v := make([]uint32, n)
+		for i := range v {
+			v[i] = 0xdeadbeef
+		}
+		return v
+	}
+	poison64 := func(n int) []uint64 {
+		v := make([]uint64, n)
+		for i := range v {
+			v[i] = 0xdeadbeefdeadbeef
+		}
+		return v
+	}
+	check32 := func(op string, n int, run func(b tensor.Backend, dst []uint32)) {
+		t.Helper()
+		got, want := poison32(n), poison32(n)
+		run(g, got)
+		run(cpu, want)
+		if i := diff(got, want); i >= 0 {
+			t.Errorf("%s n=%d: element %d is %#x, CPU %#x", op, n, i, got[i], want[i])
+		}
+	}
+	check64 := func(op string, n int, run func(b tensor.Backend, dst []uint64)) {
+		t.Helper()
+		got, want := poison64(n), poison64(n)
+		run(g, got)
+		run(cpu, want)
+		if i := diff(got, want); i >= 0 {
+			t.Errorf("%s n=%d: element %d is %#x, CPU %#x", op, n, i, got[i], want[i])
+		}
+	}
+
+	for _, n := range sizes {
+		a32, b32, s32 := u32(n), u32(n), rng.Uint32()
+		check32("AddU32", n, func(b tensor.Backend, d []uint32) { b.AddU32(d, a32, b32) })
+		check32("SubU32", n, func(b tensor.Backend, d []uint32) { b.SubU32(d, a32, b32) })
+		check32("NegU32", n, func(b tensor.Backend, d []uint32) { b.NegU32(d, a32) })
+		check32("AddScalarU32", n, func(b tensor.Backend, d []uint32) { b.AddScalarU32(d, a32, s32) })
+		check32("AddU32 in place", n, func(b tensor.Backend, d []uint32) { copy(d, a32); b.AddU32(d, d, b32) })
+		check32("ExpandU32", n, func(b tensor.Backend, d []uint32) { b.ExpandU32(d, &tensor.Seed{1}) })
+		check32("ExpandAddU32", n, func(b tensor.Backend, d []uint32) { copy(d, a32); b.ExpandAddU32(d, &tensor.Seed{2}) })
+		check32("ExpandSubU32", n, func(b tensor.Backend, d []uint32) { copy(d, a32); b.ExpandSubU32(d, &tensor.Seed{3}) })
+		for _, k := range []int{0, 1, 3} {
+			vs := make([][]uint32, k)
+			for i := range vs {
+				vs[i] = u32(n)
+			}
+			check32("SumU32", n, func(b tensor.Backend, d []uint32) { b.SumU32(d, vs...) })
+		}
+
+		a64, b64, s64 := u64(n), u64(n), rng.Uint64()
+		check64("AddU64", n, func(b tensor.Backend, d []uint64) { b.AddU64(d, a64, b64) })
+		check64("SubU64", n, func(b tensor.Backend, d []uint64) { b.SubU64(d, a64, b64) })
+		check64("NegU64", n, func(b tensor.Backend, d []uint64) { b.NegU64(d, a64) })
+		check64("AddScalarU64", n, func(b tensor.Backend, d []uint64) { b.AddScalarU64(d, a64, s64) })
+		check64("SubU64 in place", n, func(b tensor.Backend, d []uint64) { copy(d, b64); b.SubU64(d, a64, d) })
+		check64("ExpandU64", n, func(b tensor.Backend, d []uint64) { b.ExpandU64(d, &tensor.Seed{4}) })
+		check64("ExpandAddU64", n, func(b tensor.Backend, d []uint64) { copy(d, a64); b.ExpandAddU64(d, &tensor.Seed{5}) })
+		check64("ExpandSubU64", n, func(b tensor.Backend, d []uint64) { copy(d, a64); b.ExpandSubU64(d, &tensor.Seed{6}) })
+		for _, k := range []int{0, 1, 3} {
+			vs := make([][]uint64, k)
+			for i := range vs {
+				vs[i] = u64(n)
+			}
+			check64("SumU64", n, func(b tensor.Backend, d []uint64) { b.SumU64(d, vs...) })
+		}
+
+		for _, q := range []uint64{2, 3, 12289, 1<<32 + 15, 1<<61 - 1, 1<<62 - 57, 1<<62 - 1} {
+			m, err := tensor.NewModulus(q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ra, rb := u64(n), u64(n)
+			for i := range ra {
+				ra[i], rb[i] = m.Reduce(ra[i]), m.Reduce(rb[i])
+			}
+			if n > 1 {
+				ra[0], rb[0], ra[1], rb[1] = q-1, q-1, 0, q-1
+			}
+			s := m.Reduce(rng.Uint64())
+			check64("ModAdd", n, func(b tensor.Backend, d []uint64) { b.ModAdd(m, d, ra, rb) })
+			check64("ModSub", n, func(b tensor.Backend, d []uint64) { b.ModSub(m, d, ra, rb) })
+			check64("ModMul", n, func(b tensor.Backend, d []uint64) { b.ModMul(m, d, ra, rb) })
+			check64("ModMulScalar", n, func(b tensor.Backend, d []uint64) { b.ModMulScalar(m, d, ra, s) })
+			check64("ModMulScalar q-1", n, func(b tensor.Backend, d []uint64) { b.ModMulScalar(m, d, ra, q-1) })
+		}
+	}
+}
+
+// diff returns the first index where got and want differ, or -1.
+func diff[T comparable](got, want []T) int {
+	if len(got) != len(want) {
+		return min(len(got), len(want))
+	}
+	for i := range got {
+		if got[i] != want[i] {
+			return i
+		}
+	}
+	if !slices.Equal(got, want) {
+		return 0
+	}
+	return -1
+}
+
+func TestExpandKey(t *testing.T) {
+	// FIPS-197 Appendix A.1.
+	key := [16]byte{0x2b, 0x7e, 0x15, 0x16, 0x28, 0xae, 0xd2, 0xa6, 0xab, 0xf7, 0x15, 0x88, 0x09, 0xcf, 0x4f, 0x3c}
+	w := expandKey(&key)
+	for i, want := range map[int]uint32{0: 0x2b7e1516, 3: 0x09cf4f3c, 4: 0xa0fafe17, 5: 0x88542cb1, 6: 0x23a33939,
+		7: 0x2a6c7605, 8: 0xf2c295f2, 20: 0xd4d1c6f8, 40: 0xd014f9a8, 41: 0xc9ee2589, 42: 0xe13f0cc8, 43: 0xb6630ca6} {
+		if w[i] != want {
+			t.Errorf("w[%d] = %#08x, want %#08x", i, w[i], want)
+		}
+	}
+}
