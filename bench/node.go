@@ -5,7 +5,6 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -240,11 +239,11 @@ type tlsPipe struct {
 }
 
 func newTLSPipe(ctx context.Context, server, client ed25519.PrivateKey, size int) (*tlsPipe, error) {
-	sc, err := nodeCert(server, "aggregator")
+	sc, err := node.Certificate(server, "aggregator", rand.Reader)
 	if err != nil {
 		return nil, err
 	}
-	cc, err := nodeCert(client, "site-1")
+	cc, err := node.Certificate(client, "site-1", rand.Reader)
 	if err != nil {
 		return nil, err
 	}
@@ -293,19 +292,6 @@ func newTLSPipe(ctx context.Context, server, client ed25519.PrivateKey, size int
 	}
 	return &tlsPipe{client: c, server: a.c, dst: make([]byte, size),
 		suite: tls.CipherSuiteName(c.ConnectionState().CipherSuite)}, nil
-}
-
-// nodeCert is a node's self-signed certificate for key.
-func nodeCert(key ed25519.PrivateKey, name string) (tls.Certificate, error) {
-	der, err := node.SelfSignedCert(key, name, time.Now(), rand.Reader)
-	if err != nil {
-		return tls.Certificate{}, err
-	}
-	leaf, err := x509.ParseCertificate(der)
-	if err != nil {
-		return tls.Certificate{}, err
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, nil
 }
 
 // copy writes src from the client in frame-sized writes and reads it whole

@@ -4,12 +4,10 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"slices"
-	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -137,16 +135,11 @@ func ClientTLS(key ed25519.PrivateKey, name, nodeDID string, rand io.Reader) (*t
 	if _, err := identity.ParseDID(nodeDID); err != nil {
 		return nil, fmt.Errorf("node: the node's did:key: %w", err)
 	}
-	der, err := SelfSignedCert(key, name, time.Now().Add(-time.Hour), rand)
+	cert, err := Certificate(key, name, rand)
 	if err != nil {
 		return nil, err
 	}
-	leaf, err := x509.ParseCertificate(der)
-	if err != nil {
-		return nil, err
-	}
-	cfg := TLSConfig(tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, []string{nodeDID}, nil)
-	return cfg, nil
+	return TLSConfig(cert, []string{nodeDID}, nil), nil
 }
 
 // Dial opens a gRPC connection, authenticated both ways, from key to the

@@ -64,6 +64,21 @@ func SelfSignedCert(key ed25519.PrivateKey, name string, now time.Time, rand io.
 	return der, nil
 }
 
+// Certificate makes a self-signed certificate for key, valid from now
+// (SelfSignedCert), as a tls.Certificate: what a researcher's client, a
+// test or a benchmark presents without a node folder.
+func Certificate(key ed25519.PrivateKey, name string, rand io.Reader) (tls.Certificate, error) {
+	der, err := SelfSignedCert(key, name, time.Now(), rand)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	leaf, err := x509.ParseCertificate(der)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, nil
+}
+
 func randSerial(rand io.Reader) (*big.Int, error) {
 	var b [16]byte
 	if _, err := io.ReadFull(rand, b[:]); err != nil {

@@ -3,13 +3,10 @@ package node
 import (
 	"crypto/ed25519"
 	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
-	"time"
 
 	"google.golang.org/grpc"
 
@@ -36,7 +33,7 @@ func NewLoopback(agg ed25519.PrivateKey, sites []ed25519.PrivateKey, log *slog.L
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	aggCert, err := ephemeralCert(agg, "aggregator")
+	aggCert, err := Certificate(agg, "aggregator", rand.Reader)
 	if err != nil {
 		return nil, err
 	}
@@ -55,7 +52,7 @@ func NewLoopback(agg ed25519.PrivateKey, sites []ed25519.PrivateKey, log *slog.L
 	go func() { lb.errc <- lb.srv.Serve(ln) }()
 	aggDID := identity.DID(agg.Public().(ed25519.PublicKey))
 	for i, k := range sites {
-		c, err := ephemeralCert(k, fmt.Sprintf("site-%d", i+1))
+		c, err := Certificate(k, fmt.Sprintf("site-%d", i+1), rand.Reader)
 		if err != nil {
 			lb.Close()
 			return nil, err
@@ -63,19 +60,6 @@ func NewLoopback(agg ed25519.PrivateKey, sites []ed25519.PrivateKey, log *slog.L
 		lb.dialers = append(lb.dialers, NewDialer(c, map[string]string{lb.tasks.Addr(): aggDID}, lb.Stats, log))
 	}
 	return lb, nil
-}
-
-// ephemeralCert is a TLS certificate for key made now.
-func ephemeralCert(key ed25519.PrivateKey, name string) (tls.Certificate, error) {
-	der, err := SelfSignedCert(key, name, time.Now(), rand.Reader)
-	if err != nil {
-		return tls.Certificate{}, err
-	}
-	leaf, err := x509.ParseCertificate(der)
-	if err != nil {
-		return tls.Certificate{}, err
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, nil
 }
 
 // Listener is the aggregator's engine.Listener.

@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"crypto/ed25519"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -91,7 +92,8 @@ func Start(ctx context.Context, dir string, opt Options) (_ *Node, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := LoadTLS(dir); err != nil {
+	cert, err := LoadTLS(dir)
+	if err != nil {
 		return nil, err
 	}
 	pub := key.Public().(ed25519.PublicKey)
@@ -122,12 +124,12 @@ func Start(ctx context.Context, dir string, opt Options) (_ *Node, err error) {
 	self := engine.Peer{Name: cfg.Name, Key: pub}
 
 	if cfg.Listen != "" {
-		if err := n.startAggregator(ctx, self, key, backend); err != nil {
+		if err := n.startAggregator(self, cert, backend); err != nil {
 			return nil, err
 		}
 	}
 	if len(cfg.Aggregators) > 0 {
-		if err := n.startParticipant(ctx, self, key, backend, opt.Seed); err != nil {
+		if err := n.startParticipant(self, key, cert, backend, opt.Seed); err != nil {
 			return nil, err
 		}
 	}
@@ -140,11 +142,7 @@ func Start(ctx context.Context, dir string, opt Options) (_ *Node, err error) {
 	return n, nil
 }
 
-func (n *Node) startAggregator(ctx context.Context, self engine.Peer, key ed25519.PrivateKey, backend tensor.Backend) error {
-	cert, err := LoadTLS(n.dir)
-	if err != nil {
-		return err
-	}
+func (n *Node) startAggregator(self engine.Peer, cert tls.Certificate, backend tensor.Backend) error {
 	allowed := slices.Concat(n.cfg.Peers, n.cfg.Researchers)
 	tcfg := TLSConfig(cert, allowed, func(did string, err error) {
 		n.log.Warn("refused a peer at the TLS handshake", "did", did, "err", err)
@@ -236,7 +234,7 @@ func (n *Node) roster() []engine.Peer {
 	return out
 }
 
-func (n *Node) startParticipant(ctx context.Context, self engine.Peer, key ed25519.PrivateKey, backend tensor.Backend, seed [32]byte) error {
+func (n *Node) startParticipant(self engine.Peer, key ed25519.PrivateKey, cert tls.Certificate, backend tensor.Backend, seed [32]byte) error {
 	if seed != ([32]byte{}) {
 		n.log.Warn("running with a fixed seed: every random choice, privacy noise included, is predictable; only for tests")
 	}
@@ -252,10 +250,6 @@ func (n *Node) startParticipant(ctx context.Context, self engine.Peer, key ed255
 		Self: self, Signer: key, Datasets: reg, Policy: NewPolicy(n.cfg, budget), Ledger: budget,
 		Backend: backend, Witness: n.ledger, Recorder: n.ledger, Log: n.log, Seed: seed,
 	})
-	if err != nil {
-		return err
-	}
-	cert, err := LoadTLS(n.dir)
 	if err != nil {
 		return err
 	}

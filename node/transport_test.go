@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	crand "crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -129,7 +130,7 @@ func TestUnlistedSiteRefused(t *testing.T) {
 	defer cancel()
 	lb, agg, _ := newLoopback(t, 1)
 	stranger := seededKey(50)
-	cert, err := ephemeralCert(stranger, "stranger")
+	cert, err := Certificate(stranger, "stranger", crand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +144,7 @@ func TestUnlistedSiteRefused(t *testing.T) {
 	}
 	// A site that pins another aggregator key refuses this one.
 	site := seededKey(0)
-	cert, err = ephemeralCert(site, "site-1")
+	cert, err = Certificate(site, "site-1", crand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -118,21 +118,9 @@ func jobCommand() *cli.Command {
 					"terminal, one line per committed round (train loss, test loss, accuracy, AUC, ε), and\n" +
 					"the final state. The exit code is 1 if the job failed or was cancelled.",
 				Flags: flags(),
-				Action: func(c *cli.Context) error {
-					const cmd = "job watch"
-					id, err := jobIDArg(c, cmd)
-					if err != nil {
-						return err
-					}
-					s, err := openJobSession(c, cmd)
-					if err != nil {
-						return err
-					}
-					defer s.close()
-					ctx, cancel := s.context(c, 0)
-					defer cancel()
+				Action: jobAction("job watch", 0, nil, func(c *cli.Context, ctx context.Context, s *jobSession, id string) error {
 					return s.watch(ctx, c.App.Writer, id)
-				},
+				}),
 			},
 			{
 				Name:      "result",
@@ -143,22 +131,12 @@ func jobCommand() *cli.Command {
 					"per ledger entry of the job (check them with cohort ledger verify --proof). It never\n" +
 					"overwrites a file.",
 				Flags: flags(&cli.StringFlag{Name: "out", Usage: "the DIR to write the files to (required)"}),
-				Action: func(c *cli.Context) error {
-					const cmd = "job result"
-					id, err := jobIDArg(c, cmd)
-					if err != nil {
-						return err
-					}
+				Action: jobAction("job result", defaultJobTimeout, func(c *cli.Context) error {
 					if c.String("out") == "" {
-						return usageError{cmd + ": --out DIR is required: where to write the files"}
+						return usageError{"job result: --out DIR is required: where to write the files"}
 					}
-					s, err := openJobSession(c, cmd)
-					if err != nil {
-						return err
-					}
-					defer s.close()
-					ctx, cancel := s.context(c, defaultJobTimeout)
-					defer cancel()
+					return nil
+				}, func(c *cli.Context, ctx context.Context, s *jobSession, id string) error {
 					wrote, err := s.result(ctx, id, c.String("out"))
 					if err != nil {
 						return err
@@ -166,39 +144,54 @@ func jobCommand() *cli.Command {
 					fmt.Fprintf(c.App.Writer, "wrote the %d files of job %s\n", len(wrote), id)
 					writeAligned(c.App.Writer, "  ", wrote)
 					return nil
-				},
+				}),
 			},
 			{
 				Name:      "cancel",
 				Usage:     "stop a queued or running job you submitted",
 				ArgsUsage: "ID",
 				Flags:     flags(),
-				Action: func(c *cli.Context) error {
-					const cmd = "job cancel"
-					id, err := jobIDArg(c, cmd)
-					if err != nil {
-						return err
-					}
-					s, err := openJobSession(c, cmd)
-					if err != nil {
-						return err
-					}
-					defer s.close()
-					ctx, cancel := s.context(c, defaultJobTimeout)
-					defer cancel()
+				Action: jobAction("job cancel", defaultJobTimeout, nil, func(c *cli.Context, ctx context.Context, s *jobSession, id string) error {
 					info, err := s.client.Cancel(ctx, &nodepb.CancelRequest{Id: id})
 					if err != nil {
 						return s.fail(err)
 					}
 					fmt.Fprintf(c.App.Writer, "job %s %s at round %d of %d (%s)\n", info.Id, info.State, info.Round, info.Rounds, info.Error)
 					return nil
-				},
+				}),
 			},
 		},
 	}
 }
 
 // jobIDArg returns the command's one argument, a job ID.
+// jobAction is the action of a job command that takes one job ID: it
+// checks the ID and, with check (if not nil), the other flags, opens a
+// session with the node, and calls run with a context bounded by
+// --timeout (def when it is not set; 0: none).
+func jobAction(cmd string, def time.Duration, check func(*cli.Context) error,
+	run func(c *cli.Context, ctx context.Context, s *jobSession, id string) error) cli.ActionFunc {
+	return func(c *cli.Context) error {
+		id, err := jobIDArg(c, cmd)
+		if err != nil {
+			return err
+		}
+		if check != nil {
+			if err := check(c); err != nil {
+				return err
+			}
+		}
+		s, err := openJobSession(c, cmd)
+		if err != nil {
+			return err
+		}
+		defer s.close()
+		ctx, cancel := s.context(c, def)
+		defer cancel()
+		return run(c, ctx, s, id)
+	}
+}
+
 func jobIDArg(c *cli.Context, cmd string) (string, error) {
 	if c.NArg() != 1 {
 		return "", usageError{fmt.Sprintf("%s: want one job ID, got %d arguments", cmd, c.NArg())}

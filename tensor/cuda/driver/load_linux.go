@@ -5,6 +5,7 @@ package driver
 import (
 	"errors"
 	"fmt"
+	"runtime"
 
 	"github.com/ebitengine/purego"
 )
@@ -13,7 +14,11 @@ import (
 // it. It reports the dynamic loader's error, or the entry points the library
 // lacks.
 func load(path string, a *api) error {
+	// dlerror is per thread: read it on the thread dlopen failed on, or
+	// the reason may come back empty.
+	runtime.LockOSThread()
 	lib, err := purego.Dlopen(path, purego.RTLD_NOW|purego.RTLD_GLOBAL)
+	runtime.UnlockOSThread()
 	if err != nil {
 		return fmt.Errorf("dlopen: %w", err)
 	}

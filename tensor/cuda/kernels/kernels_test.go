@@ -249,75 +249,11 @@ func randSeed(r *rand.Rand) *tensor.Seed {
 	return &s
 }
 
-// AES key expansion (FIPS-197 §5.2), written independently of the kernels:
-// the S-box is computed from its definition (inversion in GF(2^8) and the
-// affine map).
-
-// gfMul multiplies in GF(2^8) modulo x^8 + x^4 + x^3 + x + 1.
-func gfMul(a, b byte) byte {
-	var p byte
-	for ; b != 0; b >>= 1 {
-		if b&1 != 0 {
-			p ^= a
-		}
-		a = a<<1 ^ 0x1b*(a>>7)
-	}
-	return p
-}
-
-func sbox() [256]byte {
-	var s [256]byte
-	for x := range 256 {
-		var inv byte
-		for y := 1; x != 0 && y < 256; y++ {
-			if gfMul(byte(x), byte(y)) == 1 {
-				inv = byte(y)
-			}
-		}
-		s[x] = inv ^ bits.RotateLeft8(inv, 1) ^ bits.RotateLeft8(inv, 2) ^ bits.RotateLeft8(inv, 3) ^ bits.RotateLeft8(inv, 4) ^ 0x63
-	}
-	return s
-}
-
-// expandKey returns the 44 words w[0..43] of the AES-128 key schedule of
-// key, each word big-endian, as the kernels take it.
-func expandKey(key *[16]byte) *[44]uint32 {
-	s := sbox()
-	sub := func(x uint32) uint32 {
-		return uint32(s[x>>24])<<24 | uint32(s[x>>16&0xff])<<16 | uint32(s[x>>8&0xff])<<8 | uint32(s[x&0xff])
-	}
-	var w [44]uint32
-	for i := range 4 {
-		w[i] = binary.BigEndian.Uint32(key[4*i:])
-	}
-	rcon := uint32(1)
-	for i := 4; i < 44; i++ {
-		t := w[i-1]
-		if i%4 == 0 {
-			t = sub(bits.RotateLeft32(t, 8)) ^ rcon<<24
-			rcon = uint32(gfMul(byte(rcon), 2))
-		}
-		w[i] = w[i-4] ^ t
-	}
-	return &w
-}
-
-func TestExpandKey(t *testing.T) {
-	// FIPS-197 Appendix A.1.
-	key := [16]byte{0x2b, 0x7e, 0x15, 0x16, 0x28, 0xae, 0xd2, 0xa6, 0xab, 0xf7, 0x15, 0x88, 0x09, 0xcf, 0x4f, 0x3c}
-	w := expandKey(&key)
-	for i, want := range map[int]uint32{0: 0x2b7e1516, 4: 0xa0fafe17, 5: 0x88542cb1, 6: 0x23a33939, 7: 0x2a6c7605,
-		40: 0xd014f9a8, 41: 0xc9ee2589, 42: 0xe13f0cc8, 43: 0xb6630ca6} {
-		if w[i] != want {
-			t.Errorf("w[%d] = %#08x, want %#08x", i, w[i], want)
-		}
-	}
-}
-
 // maskKey returns the expanded mask key of seed.
 func maskKey(seed *tensor.Seed, label string) *[44]uint32 {
 	k := aesctr.DeriveKey((*[32]byte)(seed), label)
-	return expandKey(&k)
+	w := aesctr.RoundKeyWords(&k)
+	return &w
 }
 
 // Mask-stream vectors (docs/wire/mask-stream.md §5).
@@ -362,7 +298,7 @@ func TestAESCTRVectors(t *testing.T) {
 			t.Fatalf("%s: counter: %v", v.Name, err)
 		}
 		counters[ctr] = true
-		w := expandKey(&key)
+		w := aesctr.RoundKeyWords(&key)
 		want32 := make([]uint32, len(v.U32))
 		for i, s := range v.U32 {
 			x, err := strconv.ParseUint(s, 16, 32)
@@ -459,7 +395,7 @@ func TestAESCTRCounters(t *testing.T) {
 	} {
 		seed := randSeed(r)
 		key := aesctr.DeriveKey((*[32]byte)(seed), aesctr.LabelMask)
-		w := expandKey(&key)
+		w := aesctr.RoundKeyWords(&key)
 		block, err := aes.NewCipher(key[:])
 		if err != nil {
 			t.Fatal(err)
