@@ -76,8 +76,9 @@ generate:
 	done
 
 # The CUDA kernels' PTX, written into tensor/cuda/ptx/ and embedded in the
-# binary: run on a machine with nvcc (a GPU machine). The build itself never
-# needs nvcc. --fmad=false keeps the float steps of quantisation rounded one
+# binary: run on any machine with nvcc (no GPU needed; Debian's non-free
+# nvidia-cuda-toolkit 11.8 made the committed files). The build itself never
+# needs nvcc; a test checks that the PTX was made from the current sources. --fmad=false keeps the float steps of quantisation rounded one
 # at a time, as the Go code does (tensor/cuda/kernels/README.md).
 NVCC          ?= nvcc
 PTX_ARCH      ?= sm_90
@@ -89,6 +90,8 @@ ptx:
 		$(NVCC) -ptx -arch=$(PTX_ARCH) -std=c++17 -O3 --fmad=false -ftz=false -prec-div=true -prec-sqrt=true \
 			-o tensor/cuda/ptx/$$k.ptx tensor/cuda/kernels/$$k.cu || exit 1; \
 	done
+	@cd tensor/cuda/kernels && sha256sum *.cu *.cuh > ../ptx/sources.sha256
+	@$(NVCC) --version | grep release > tensor/cuda/ptx/nvcc.version
 
 clean:
 	rm -rf bin

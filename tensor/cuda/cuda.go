@@ -85,14 +85,59 @@ type kernels struct {
 
 	expand32, expandAdd32, expandSub32 *driver.Function
 	expand64, expandAdd64, expandSub64 *driver.Function
+
+	quantF32U32, quantF64U32, quantF32U64, quantF64U64         *driver.Function
+	dequantU32F32, dequantU32F64, dequantU64F32, dequantU64F64 *driver.Function
+}
+
+// kernelRef names one kernel of a family and the field that holds it.
+type kernelRef struct {
+	family, name string
+	fn           **driver.Function
+}
+
+// table lists every kernel of k with its family and name: the one place
+// that ties the fields to the PTX entries.
+func (k *kernels) table() []kernelRef {
+	return []kernelRef{
+		{"ring", "cohort_add_u32", &k.add32}, {"ring", "cohort_sub_u32", &k.sub32}, {"ring", "cohort_neg_u32", &k.neg32},
+		{"ring", "cohort_add_scalar_u32", &k.addScalar32}, {"ring", "cohort_sum_u32", &k.sum32},
+		{"ring", "cohort_add_u64", &k.add64}, {"ring", "cohort_sub_u64", &k.sub64}, {"ring", "cohort_neg_u64", &k.neg64},
+		{"ring", "cohort_add_scalar_u64", &k.addScalar64}, {"ring", "cohort_sum_u64", &k.sum64},
+		{"modq", "cohort_mod_add", &k.modAdd}, {"modq", "cohort_mod_sub", &k.modSub},
+		{"modq", "cohort_mod_mul", &k.modMul}, {"modq", "cohort_mod_mul_scalar", &k.modMulScalar},
+		{"aesctr", "cohort_aesctr_expand_u32", &k.expand32}, {"aesctr", "cohort_aesctr_expand_add_u32", &k.expandAdd32},
+		{"aesctr", "cohort_aesctr_expand_sub_u32", &k.expandSub32},
+		{"aesctr", "cohort_aesctr_expand_u64", &k.expand64}, {"aesctr", "cohort_aesctr_expand_add_u64", &k.expandAdd64},
+		{"aesctr", "cohort_aesctr_expand_sub_u64", &k.expandSub64},
+		{"quant", "cohort_quantize_f32_u32", &k.quantF32U32}, {"quant", "cohort_quantize_f64_u32", &k.quantF64U32},
+		{"quant", "cohort_quantize_f32_u64", &k.quantF32U64}, {"quant", "cohort_quantize_f64_u64", &k.quantF64U64},
+		{"quant", "cohort_dequantize_u32_f32", &k.dequantU32F32}, {"quant", "cohort_dequantize_u32_f64", &k.dequantU32F64},
+		{"quant", "cohort_dequantize_u64_f32", &k.dequantU64F32}, {"quant", "cohort_dequantize_u64_f64", &k.dequantU64F64},
+	}
+}
+
+// kernelNames returns the kernel names of each family.
+func kernelNames() map[string][]string {
+	out := map[string][]string{}
+	for _, r := range new(kernels).table() {
+		out[r.family] = append(out[r.family], r.name)
+	}
+	return out
 }
 
 // ptxFor returns the PTX module of family, from cfg.PTX or embedded.
 func ptxFor(cfg *Config, family string) ([]byte, error) {
+	return ptxFrom(embedded, cfg, family)
+}
+
+// ptxFrom returns the PTX module of family from cfg.PTX or else from
+// fsys's ptx folder.
+func ptxFrom(fsys fs.FS, cfg *Config, family string) ([]byte, error) {
 	if p, ok := cfg.PTX[family]; ok {
 		return p, nil
 	}
-	p, err := embedded.ReadFile("ptx/" + family + ".ptx")
+	p, err := fs.ReadFile(fsys, "ptx/"+family+".ptx")
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("%w: no PTX for %s embedded: run make ptx on a machine with nvcc", driver.ErrUnavailable, family)
 	}
@@ -180,31 +225,14 @@ func (b *Backend) load(ptx map[string][]byte) error {
 		b.modules = append(b.modules, m)
 		mods[f] = m
 	}
-	var err error
-	fn := func(family, name string) *driver.Function {
+	for _, r := range b.k.table() {
+		f, err := mods[r.family].Function(r.name)
 		if err != nil {
-			return nil
+			return fmt.Errorf("cuda: kernel %s of %s: %w", r.name, r.family, err)
 		}
-		var f *driver.Function
-		f, err = mods[family].Function(name)
-		if err != nil {
-			err = fmt.Errorf("cuda: kernel %s of %s: %w", name, family, err)
-		}
-		return f
+		*r.fn = f
 	}
-	b.k = kernels{
-		add32: fn("ring", "cohort_add_u32"), sub32: fn("ring", "cohort_sub_u32"), neg32: fn("ring", "cohort_neg_u32"),
-		addScalar32: fn("ring", "cohort_add_scalar_u32"), sum32: fn("ring", "cohort_sum_u32"),
-		add64: fn("ring", "cohort_add_u64"), sub64: fn("ring", "cohort_sub_u64"), neg64: fn("ring", "cohort_neg_u64"),
-		addScalar64: fn("ring", "cohort_add_scalar_u64"), sum64: fn("ring", "cohort_sum_u64"),
-		modAdd: fn("modq", "cohort_mod_add"), modSub: fn("modq", "cohort_mod_sub"),
-		modMul: fn("modq", "cohort_mod_mul"), modMulScalar: fn("modq", "cohort_mod_mul_scalar"),
-		expand32: fn("aesctr", "cohort_aesctr_expand_u32"), expandAdd32: fn("aesctr", "cohort_aesctr_expand_add_u32"),
-		expandSub32: fn("aesctr", "cohort_aesctr_expand_sub_u32"),
-		expand64:    fn("aesctr", "cohort_aesctr_expand_u64"), expandAdd64: fn("aesctr", "cohort_aesctr_expand_add_u64"),
-		expandSub64: fn("aesctr", "cohort_aesctr_expand_sub_u64"),
-	}
-	return err
+	return nil
 }
 
 // close unloads the modules and releases the context.

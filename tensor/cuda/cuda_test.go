@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"testing/fstest"
 
 	"github.com/cohort-mpc/cohort/tensor"
 	"github.com/cohort-mpc/cohort/tensor/cuda/driver"
@@ -82,19 +83,13 @@ func TestSelect(t *testing.T) {
 // family's kernels after ".entry ".
 func placeholderPTX() map[string][]byte {
 	ptx := map[string][]byte{}
-	add := func(family string, names ...string) {
+	for family, names := range kernelNames() {
 		var s strings.Builder
 		for _, n := range names {
 			s.WriteString(".entry " + n + "\n")
 		}
 		ptx[family] = []byte(s.String())
 	}
-	add("aesctr", "cohort_aesctr_expand_u32", "cohort_aesctr_expand_add_u32", "cohort_aesctr_expand_sub_u32",
-		"cohort_aesctr_expand_u64", "cohort_aesctr_expand_add_u64", "cohort_aesctr_expand_sub_u64")
-	add("ring", "cohort_add_u32", "cohort_sub_u32", "cohort_neg_u32", "cohort_add_scalar_u32", "cohort_sum_u32",
-		"cohort_add_u64", "cohort_sub_u64", "cohort_neg_u64", "cohort_add_scalar_u64", "cohort_sum_u64")
-	add("modq", "cohort_mod_add", "cohort_mod_sub", "cohort_mod_mul", "cohort_mod_mul_scalar")
-	add("quant", "cohort_quantize_f32_u32")
 	return ptx
 }
 
@@ -122,7 +117,8 @@ func fakeLibrary(t *testing.T) string {
 // newFake returns a backend on the fake driver.
 func newFake(t *testing.T) *Backend {
 	t.Helper()
-	b, stop, err := New(Config{Library: fakeLibrary(t), PTX: placeholderPTX(), CPU: tensor.CPUConfig{Workers: 1}})
+	// The embedded PTX: the fake checks that it declares every kernel.
+	b, stop, err := New(Config{Library: fakeLibrary(t), CPU: tensor.CPUConfig{Workers: 1}})
 	if err != nil {
 		t.Fatalf("New on the fake driver: %v", err)
 	}
@@ -141,16 +137,16 @@ func TestFakeName(t *testing.T) {
 	}
 }
 
-func TestFakeNoPTX(t *testing.T) {
-	if _, err := embedded.ReadFile("ptx/aesctr.ptx"); err == nil {
-		t.Skip("aesctr.ptx is embedded")
-	}
-	ptx := placeholderPTX()
-	delete(ptx, "aesctr")
-	_, _, err := New(Config{Library: fakeLibrary(t), PTX: ptx})
+// TestNoPTX checks the error of a build without generated PTX.
+func TestNoPTX(t *testing.T) {
+	_, err := ptxFrom(fstest.MapFS{"ptx/README.md": {Data: []byte("run make ptx")}}, &Config{}, "aesctr")
 	const want = "no PTX for aesctr embedded: run make ptx on a machine with nvcc"
 	if !errors.Is(err, driver.ErrUnavailable) || !strings.Contains(err.Error(), want) {
-		t.Fatalf("New without aesctr PTX: %v, want ErrUnavailable with %q", err, want)
+		t.Fatalf("ptxFrom without aesctr.ptx: %v, want ErrUnavailable with %q", err, want)
+	}
+	p, err := ptxFrom(fstest.MapFS{}, &Config{PTX: map[string][]byte{"aesctr": []byte("x")}}, "aesctr")
+	if err != nil || string(p) != "x" {
+		t.Fatalf("ptxFrom with Config.PTX: %q, %v", p, err)
 	}
 }
 
