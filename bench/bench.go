@@ -44,6 +44,10 @@ type Options struct {
 	Reps int
 	// Workers is the number of cores the parallel cases use (0: all).
 	Workers int
+	// Backend is the tensor backend the tensor and secagg suites run on:
+	// cpu, cuda or auto (default auto: CUDA where it can be used, else the
+	// CPU, saying why in a note).
+	Backend string
 	// Params is the vector length of the protocol suites (0: 10^6 for secagg,
 	// 2^20 for mhe; smaller with Quick).
 	Params int
@@ -65,6 +69,13 @@ func (o Options) reps() int {
 		return 3
 	}
 	return 7
+}
+
+func (o Options) backend() string {
+	if o.Backend == "" {
+		return "auto"
+	}
+	return o.Backend
 }
 
 // Suite is a named set of benchmark cases.

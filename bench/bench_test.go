@@ -4,8 +4,14 @@ import (
 	"context"
 	"errors"
 	"math"
+	"os/exec"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/cohort-mpc/cohort/tensor"
+	"github.com/cohort-mpc/cohort/tensor/cuda"
 )
 
 func TestLookup(t *testing.T) {
@@ -23,7 +29,7 @@ func TestLookup(t *testing.T) {
 func TestTensorQuick(t *testing.T) {
 	s, _ := Lookup("tensor")
 	seen := map[string]bool{}
-	err := s.Run(context.Background(), Options{Quick: true, Reps: 1}, func(r Result) {
+	err := s.Run(context.Background(), Options{Quick: true, Reps: 1, Backend: "cpu"}, func(r Result) {
 		if r.Suite != "tensor" || r.Case == "" || r.Metric == "" || r.Unit == "" {
 			t.Errorf("incomplete result %+v", r)
 		}
@@ -146,5 +152,170 @@ func TestFederatedQuick(t *testing.T) {
 	}
 	if got["epoch-mlp/time"] <= 0 {
 		t.Error("no epoch time for the MLP")
+	}
+}
+
+// tensorBackendRow runs the quick tensor suite with opt and returns its
+// backend row and the cases it reported.
+func tensorBackendRow(t *testing.T, opt Options) (Result, map[string]bool, error) {
+	t.Helper()
+	s, _ := Lookup("tensor")
+	var backend Result
+	seen := map[string]bool{}
+	err := s.Run(context.Background(), opt, func(r Result) {
+		if r.Case == "backend" {
+			backend = r
+		}
+		seen[r.Case] = true
+	})
+	return backend, seen, err
+}
+
+// TestTensorBackendKinds checks --backend on this machine: cpu runs the CPU
+// cases without a note about CUDA; where CUDA is unavailable, auto runs them
+// with the reason in the backend row and cuda fails with it; an unknown
+// kind is refused.
+func TestTensorBackendKinds(t *testing.T) {
+	opt := Options{Quick: true, Reps: 1, Backend: "cpu"}
+	row, seen, err := tensorBackendRow(t, opt)
+	if err != nil {
+		t.Fatalf("--backend cpu: %v", err)
+	}
+	if row.Metric != "workers" || strings.Contains(row.Note, "CUDA") || !seen["ring-add-u32"] {
+		t.Errorf("--backend cpu: backend row %+v, cases %v; want the CPU cases and no CUDA note", row, seen)
+	}
+
+	opt.Backend = "gpu"
+	if _, _, err := tensorBackendRow(t, opt); !errors.Is(err, cuda.ErrBackendKind) {
+		t.Errorf("--backend gpu: %v, want cuda.ErrBackendKind", err)
+	}
+
+	g, stop, newErr := cuda.New(cuda.Config{CPU: tensor.CPUConfig{Workers: 1}})
+	if newErr == nil {
+		if err := stop(); err != nil {
+			t.Fatal(err)
+		}
+		t.Skipf("CUDA is available (%s): the fallback cannot be tested here", g.Name())
+	}
+	opt.Backend = "cuda"
+	if _, _, err := tensorBackendRow(t, opt); err == nil || !strings.Contains(err.Error(), newErr.Error()) {
+		t.Errorf("--backend cuda without CUDA: %v, want an error with the reason %q", err, newErr)
+	}
+	for _, kind := range []string{"auto", ""} {
+		opt.Backend = kind
+		row, seen, err := tensorBackendRow(t, opt)
+		if err != nil {
+			t.Fatalf("--backend %q: %v", kind, err)
+		}
+		want := "CUDA unavailable, using the CPU backend: " + newErr.Error()
+		if row.Metric != "workers" || !strings.Contains(row.Note, want) || !seen["ring-add-u32"] {
+			t.Errorf("--backend %q without CUDA: backend row %+v, cases %v; want the CPU cases and the note %q", kind, row, seen, want)
+		}
+	}
+}
+
+// fakeKernels builds the fake libcuda of tensor/cuda that runs the real
+// kernels on the CPU, and returns its path.
+func fakeKernels(t *testing.T) string {
+	t.Helper()
+	cc, err := exec.LookPath("cc")
+	if err != nil {
+		t.Skipf("no C compiler to build the fake libcuda: %v", err)
+	}
+	lib := filepath.Join(t.TempDir(), "libfakekernels.so")
+	args := []string{"-O2", "-std=c11", "-ffp-contract=off", "-shared", "-fPIC", "-Wl,-Bsymbolic", "-o", lib,
+		filepath.Join("..", "tensor", "cuda", "testdata", "fakekernels.c")}
+	if out, err := exec.Command(cc, args...).CombinedOutput(); err != nil {
+		t.Fatalf("%s %s: %v\n%s", cc, strings.Join(args, " "), err, out)
+	}
+	return lib
+}
+
+// TestTensorCUDARows runs the device half of the suite on the fake driver
+// and checks its rows: every kernel's throughput against the copy of the
+// same run, keystream rows for the AES kernels, and the host path against
+// the host-to-device copy.
+func TestTensorCUDARows(t *testing.T) {
+	lib := fakeKernels(t)
+	g, stop, err := cuda.New(cuda.Config{Library: lib, CPU: tensor.CPUConfig{Workers: 1}})
+	if err != nil {
+		t.Fatalf("cuda.New on the fake driver: %v", err)
+	}
+	defer func() {
+		if err := stop(); err != nil {
+			t.Error(err)
+		}
+	}()
+	rows := map[string]Result{}
+	var order []string
+	err = runTensorCUDA(context.Background(), Options{Quick: true, Reps: 1}, g, lib, func(r Result) {
+		key := r.Case + "/" + r.Metric
+		if _, dup := rows[key]; dup {
+			t.Errorf("row %s twice", key)
+		}
+		rows[key] = r
+		order = append(order, key)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n32, n64 = 1 << 20, 1 << 19
+	want := []struct {
+		key   string
+		n     int
+		limit string // the case whose throughput is the limit
+	}{
+		{"backend/driver", 0, ""},
+		{"cuMemcpyDtoDAsync/throughput", n32, ""},
+		{"cohort_add_u32/throughput", n32, "cuMemcpyDtoDAsync"},
+		{"cohort_sub_u32/throughput", n32, "cuMemcpyDtoDAsync"},
+		{"cohort_add_u64/throughput", n64, "cuMemcpyDtoDAsync"},
+		{"cohort_sub_u64/throughput", n64, "cuMemcpyDtoDAsync"},
+		{"cohort_sum_u32/throughput", n32, "cuMemcpyDtoDAsync"},
+		{"cohort_sum_u64/throughput", n64, "cuMemcpyDtoDAsync"},
+		{"cohort_mod_add/throughput", n64, "cuMemcpyDtoDAsync"},
+		{"cohort_mod_mul/throughput", n64, "cuMemcpyDtoDAsync"},
+		{"cohort_aesctr_expand_add_u32/throughput", n32, "cuMemcpyDtoDAsync"},
+		{"cohort_aesctr_expand_add_u32/keystream", n32, ""},
+		{"cohort_aesctr_expand_add_u64/throughput", n64, "cuMemcpyDtoDAsync"},
+		{"cohort_aesctr_expand_add_u64/keystream", n64, ""},
+		{"cohort_quantize_f32_u32/throughput", n32, "cuMemcpyDtoDAsync"},
+		{"cohort_quantize_f32_u32/keystream", n32, ""},
+		{"cohort_dequantize_u32_f32/throughput", n32, "cuMemcpyDtoDAsync"},
+		{"cuMemcpyHtoD/throughput", n32, ""},
+		{"AddU32/throughput", n32, "cuMemcpyHtoD"},
+	}
+	if len(order) != len(want) {
+		t.Errorf("rows %v, want %d", order, len(want))
+	}
+	for i, w := range want {
+		r, ok := rows[w.key]
+		if !ok {
+			t.Errorf("row %s missing", w.key)
+			continue
+		}
+		if i < len(order) && order[i] != w.key {
+			t.Errorf("row %d is %s, want %s", i, order[i], w.key)
+		}
+		if r.Suite != "tensor" || r.N != w.n || !(r.Value > 0) || r.Unit == "" || r.Note == "" {
+			t.Errorf("%s: %+v, want n %d, a positive value, a unit and a note", w.key, r, w.n)
+		}
+		var limit float64
+		if w.limit != "" {
+			limit = rows[w.limit+"/throughput"].Value
+		}
+		if r.Limit != limit || (limit > 0 && math.Abs(r.Ratio-r.Value/limit) > 1e-9*r.Ratio) || (limit == 0 && r.Ratio != 0) {
+			t.Errorf("%s: limit %v ratio %v, want limit %v (%s) and ratio value/limit", w.key, r.Limit, r.Ratio, limit, w.limit)
+		}
+	}
+	// The fake's events are 0.5 ms apart: the device rows are exact.
+	if r := rows["cohort_add_u32/throughput"]; r.Value != 12*n32/0.5e-3 || r.Ratio != 1.5 {
+		t.Errorf("cohort_add_u32: %v B/s, ratio %v; want %v (12 bytes an element in 0.5 ms) and 1.5", r.Value, r.Ratio, 12*n32/0.5e-3)
+	}
+	if r := rows["cohort_aesctr_expand_add_u32/keystream"]; r.Value != 4*n32/0.5e-3 || !strings.Contains(r.Note, "200 GB/s") {
+		t.Errorf("expand-add keystream row %+v, want %v B/s and the 200 GB/s target in the note", r, 4*n32/0.5e-3)
+	}
+	if r := rows["backend/driver"]; !strings.Contains(r.Note, g.Name()) || !strings.Contains(r.Note, "supports CUDA") {
+		t.Errorf("backend row %+v does not name the device and the driver version", r)
 	}
 }

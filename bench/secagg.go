@@ -236,6 +236,7 @@ func secaggRound(p *secagg.Params, dropout float64, backend tensor.Backend, seed
 	if err != nil {
 		return st, err
 	}
+	defer srv.Close()
 	clients := make([]*secagg.Client, n)
 	for i := range n {
 		if clients[i], err = secagg.NewClient(p, round, uint32(i), keys[i], roster, backend, seededReader(seed<<20|uint64(i))); err != nil {

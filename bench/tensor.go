@@ -7,14 +7,17 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"runtime"
+	"strings"
 
 	"github.com/cohort-mpc/cohort/tensor"
+	"github.com/cohort-mpc/cohort/tensor/cuda"
+	"github.com/cohort-mpc/cohort/tensor/cuda/driver"
 )
 
 func tensorSuite() Suite {
 	return Suite{
 		Name: "tensor",
-		Doc:  "CPU tensor kernels: fused AES-CTR masks, ring vectors, Sum, stochastic quantisation",
+		Doc:  "tensor kernels: fused AES-CTR masks, ring vectors, Sum, stochastic quantisation (CPU, or CUDA with --backend)",
 		Run:  runTensor,
 	}
 }
@@ -28,14 +31,43 @@ type tensorEnv struct {
 }
 
 func (e *tensorEnv) result(name string, n int, metric string, value float64, unit string, limit float64, note string) {
+	emitResult(e.emit, name, n, metric, value, unit, limit, note)
+}
+
+// emitResult emits one result of the tensor suite, with ratio = value/limit
+// where there is a limit.
+func emitResult(emit func(Result), name string, n int, metric string, value float64, unit string, limit float64, note string) {
 	r := Result{Suite: "tensor", Case: name, N: n, Metric: metric, Value: value, Unit: unit, Limit: limit, Note: note}
 	if limit > 0 {
 		r.Ratio = value / limit
 	}
-	e.emit(r)
+	emit(r)
 }
 
+// runTensor runs the suite on the backend opt.Backend names: with cuda, the
+// device kernels against a device-to-device copy; with cpu, the CPU cases;
+// with auto, the device kernels where CUDA can be used and otherwise the CPU
+// cases, with the reason CUDA is not used in the note of the backend row.
 func runTensor(ctx context.Context, opt Options, emit func(Result)) error {
+	kind, note := opt.backend(), ""
+	if kind != "cpu" {
+		b, stop, n, err := cuda.Select(kind, tensor.CPUConfig{Workers: 1})
+		if err != nil {
+			return fmt.Errorf("--backend %s: %w", kind, err)
+		}
+		if g, ok := b.(*cuda.Backend); ok {
+			defer stop()
+			return runTensorCUDA(ctx, opt, g, driver.DefaultLibrary, emit)
+		}
+		stop()
+		note = n
+	}
+	return runTensorCPU(ctx, opt, note, emit)
+}
+
+// runTensorCPU runs the CPU cases; note, when not empty, is added to the
+// backend row.
+func runTensorCPU(ctx context.Context, opt Options, note string, emit func(Result)) error {
 	one, stopOne, err := tensor.NewCPU(tensor.CPUConfig{Workers: 1})
 	if err != nil {
 		return err
@@ -56,10 +88,66 @@ func runTensor(ctx context.Context, opt Options, emit func(Result)) error {
 		workers = runtime.GOMAXPROCS(0)
 	}
 	e := &tensorEnv{one: one, all: all, generic: generic, workers: workers, opt: opt, emit: emit}
-	e.result("backend", 0, "workers", float64(workers), "cores", 0, one.Name())
+	backendNote := one.Name()
+	if note != "" {
+		backendNote += "; " + note
+	}
+	e.result("backend", 0, "workers", float64(workers), "cores", 0, backendNote)
 	for _, c := range []func(context.Context) error{e.expandAdd, e.ringAdd, e.ringAddCached, e.sum64, e.quantize, e.weightedSum} {
 		if err := c(ctx); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// runTensorCUDA measures the device kernels of g (cuda.Backend.Measure):
+// each kernel's throughput against a device-to-device copy of the same
+// bytes in the same run, the keystream rate of the AES kernels, and the
+// host path of AddU32 against a host-to-device copy. lib is the driver
+// library g runs on, whose version the backend row gives.
+func runTensorCUDA(ctx context.Context, opt Options, g *cuda.Backend, lib string, emit func(Result)) error {
+	d, err := driver.Open(lib)
+	if err != nil {
+		return err
+	}
+	v, err := d.Version()
+	if err != nil {
+		return err
+	}
+	emitResult(emit, "backend", 0, "driver", float64(v), "CUDA", 0,
+		fmt.Sprintf("%s; %s supports CUDA %d.%d", g.Name(), d.Path(), v/1000, v%1000/10))
+	cfg := cuda.MeasureConfig{Reps: opt.reps()}
+	if opt.Quick {
+		cfg.Words = 1 << 20
+	}
+	ms, err := g.Measure(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	limits := map[string]float64{}
+	for _, m := range ms {
+		limits[m.Name] = m.Throughput()
+	}
+	for _, m := range ms {
+		var note string
+		switch {
+		case m.Limit == "":
+			note = m.Detail + ", bytes read+written; the limit of the rows that name it"
+		case strings.HasPrefix(m.Name, "cohort_add_"), strings.HasPrefix(m.Name, "cohort_sub_"), strings.HasPrefix(m.Name, "cohort_sum_"):
+			note = fmt.Sprintf("%s, bytes read+written; limit: %s, same run; issue 9 target: ratio >= 0.7", m.Detail, m.Limit)
+		case m.Name == cuda.MeasureHostAddU32:
+			note = fmt.Sprintf("%s, bytes read+written; limit: %s, same run (it moves 3x the bus bytes of that copy: 0.5 is the bus bound)", m.Detail, m.Limit)
+		default:
+			note = fmt.Sprintf("%s, bytes read+written; limit: %s, same run", m.Detail, m.Limit)
+		}
+		emitResult(emit, m.Name, m.Elements, "throughput", m.Throughput(), "B/s", limits[m.Limit], note)
+		if m.Keystream > 0 {
+			note := "AES-128-CTR keystream generated per second; issue 9 target: >= 200 GB/s"
+			if !strings.HasPrefix(m.Name, "cohort_aesctr_") {
+				note = "AES-128-CTR rounding keystream generated per second"
+			}
+			emitResult(emit, m.Name, m.Elements, "keystream", m.KeystreamRate(), "B/s", 0, note)
 		}
 	}
 	return nil

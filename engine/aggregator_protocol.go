@@ -202,6 +202,11 @@ func (r *run) secaggRound(ctx context.Context, round, attempt uint32, purpose Pu
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	defer func() {
+		if err := srv.Close(); err != nil {
+			r.a.log.Warn("releasing the secure sum", "err", err)
+		}
+	}()
 	// sender checks that a message names the party index of the site that sent it.
 	sender := func(site, claimed uint32) error {
 		if party[site] != claimed {

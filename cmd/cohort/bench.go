@@ -23,6 +23,7 @@ func benchCommand() *cli.Command {
 			&cli.BoolFlag{Name: "quick", Usage: "tiny sizes, for a smoke test (figures are not meaningful)"},
 			&cli.IntFlag{Name: "reps", Usage: "samples per figure (0: the suite's default)"},
 			&cli.IntFlag{Name: "workers", Usage: "cores for the parallel cases (0: all)"},
+			&cli.StringFlag{Name: "backend", Value: "auto", Usage: "tensor, secagg: tensor backend: cpu, cuda or auto (CUDA where it can be used, else the CPU)"},
 			&cli.IntFlag{Name: "clients", Usage: "secagg: parties in the round (0: 50)"},
 			&cli.IntFlag{Name: "params", Usage: "secagg, mhe: values per vector (0: 10^6 for secagg, 2^20 for mhe)"},
 			&cli.IntFlag{Name: "parties", Usage: "mhe: parties (0: 10)"},
@@ -50,13 +51,18 @@ func benchCommand() *cli.Command {
 					return usageError{fmt.Sprintf("bench: --%s must not be negative", f)}
 				}
 			}
+			switch b := c.String("backend"); b {
+			case "cpu", "cuda", "auto":
+			default:
+				return usageError{fmt.Sprintf("bench: --backend %q: want cpu, cuda or auto", b)}
+			}
 			if d := c.Float64("dropout"); !(d >= 0 && d < 1) {
 				return usageError{"bench: --dropout must be in [0, 1)"}
 			}
 			if g := c.Float64("corruption"); !(g >= 0 && g < 1) {
 				return usageError{"bench: --corruption must be in [0, 1)"}
 			}
-			opt := bench.Options{Quick: c.Bool("quick"), Reps: c.Int("reps"), Workers: c.Int("workers"), Params: c.Int("params"),
+			opt := bench.Options{Quick: c.Bool("quick"), Reps: c.Int("reps"), Workers: c.Int("workers"), Backend: c.String("backend"), Params: c.Int("params"),
 				SecAgg: bench.SecAggOptions{
 					Clients: c.Int("clients"), Dropout: c.Float64("dropout"),
 					Corruption: c.Float64("corruption"), K: c.Int("k"), T: c.Int("t"),
@@ -113,7 +119,7 @@ func (p *printer) add(r bench.Result) {
 }
 
 func (p *printer) flush() error {
-	if p.json || p.err != nil {
+	if p.json || p.err != nil || len(p.rows) == 0 {
 		return p.err
 	}
 	tw := tabwriter.NewWriter(p.out, 2, 8, 2, ' ', 0)

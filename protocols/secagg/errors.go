@@ -24,6 +24,10 @@ var (
 	// inconsistent views of the round (different survivor lists, a second
 	// unmasking request).
 	ErrConflict = errors.New("secagg: server is inconsistent")
+	// ErrBackend is a failure of the tensor backend that holds the server's
+	// sum (a GPU's memory or launch failed). The round cannot go on; no
+	// party is at fault.
+	ErrBackend = errors.New("secagg: tensor backend failed")
 )
 
 // PartyError is an error caused by one party's message, naming the party so

@@ -31,6 +31,7 @@ type fixture struct {
 	keys    []ed25519.PrivateKey
 	roster  []ed25519.PublicKey
 	backend tensor.Backend
+	server  tensor.Backend // the server's backend when not nil (else backend)
 }
 
 func newFixture(t testing.TB, lit ParamsLiteral) *fixture {
@@ -86,10 +87,15 @@ func (d drops) at(step int, p uint32) bool { return slices.Contains(d[step], p) 
 func (f *fixture) runRound(t testing.TB, inputs32 [][]uint32, inputs64 [][]uint64, d drops) (*Result, error) {
 	t.Helper()
 	n := f.p.N()
-	srv, err := NewServer(f.p, f.round, f.roster, f.backend)
+	sb := f.backend
+	if f.server != nil {
+		sb = f.server
+	}
+	srv, err := NewServer(f.p, f.round, f.roster, sb)
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer srv.Close()
 	clients := make([]*Client, n)
 	for i := range n {
 		c, err := NewClient(f.p, f.round, uint32(i), f.keys[i], f.roster, f.backend, newTestRand(uint64(1000+i)))
@@ -148,7 +154,8 @@ func (f *fixture) runRound(t testing.TB, inputs32 [][]uint32, inputs64 [][]uint6
 		if err != nil {
 			return nil, fmt.Errorf("party %d: %w", i, err)
 		}
-		if err := srv.AddMaskedInput(wire(t, m)); err != nil {
+		// A backend failure ends the round at SurvivorList.
+		if err := srv.AddMaskedInput(wire(t, m)); err != nil && !errors.Is(err, ErrBackend) {
 			t.Fatal(err)
 		}
 	}

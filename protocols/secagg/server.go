@@ -22,6 +22,10 @@ import (
 // Result.Misbehaved, and the round goes on if enough parties remain. Closing
 // a step with fewer than T parties ends the round with ErrTooFewSurvivors
 // and no output. A Server is not safe for concurrent use.
+//
+// The running sum lives in a tensor.Accumulator of the backend (device
+// memory for a GPU backend): call Close when the round is over, whether it
+// finished or not.
 type Server struct {
 	params     *Params
 	round      RoundID
@@ -35,8 +39,8 @@ type Server struct {
 	shareMsgs map[uint32]*ShareKeys     // U2
 	maskSet   map[uint32][]uint32       // pairwise masks each party in U2 applies, symmetric
 	inputs    map[uint32]bool           // U3
-	sum32     []uint32
-	sum64     []uint64
+	acc       tensor.Accumulator        // the sum of the masked inputs
+	failed    error                     // the backend's failure, wrapping ErrBackend
 	survivors []uint32                  // U3, sorted, once step 3 is closed
 	sigs      map[uint32]ConsistencySig // U4
 	reveals   map[uint32]*UnmaskShares  // U5
@@ -58,13 +62,17 @@ func NewServer(p *Params, round RoundID, roster []ed25519.PublicKey, backend ten
 	if len(roster) != p.N() {
 		return nil, fmt.Errorf("%w: roster has %d keys for N = %d parties", ErrParams, len(roster), p.N())
 	}
+	acc, err := tensor.NewAccumulator(backend, p.RingBits(), p.Dim())
+	if err != nil {
+		return nil, fmt.Errorf("%w: the sum of %d words: %w", ErrBackend, p.Dim(), err)
+	}
 	g := p.Graph(round)
 	nb := make([][]uint32, p.N())
 	for i := range nb {
 		nb[i] = g.Neighbours(uint32(i))
 	}
 	return &Server{
-		params: p, round: round, roster: roster, backend: backend, neighbours: nb, next: 1,
+		params: p, round: round, roster: roster, backend: backend, neighbours: nb, next: 1, acc: acc,
 		excluded: map[uint32]*PartyError{}, adverts: map[uint32]*AdvertiseKeys{}, shareMsgs: map[uint32]*ShareKeys{},
 		inputs: map[uint32]bool{}, sigs: map[uint32]ConsistencySig{}, reveals: map[uint32]*UnmaskShares{},
 	}, nil
@@ -73,6 +81,9 @@ func NewServer(p *Params, round RoundID, roster []ed25519.PublicKey, backend ten
 // accept checks that messages of step n are being collected and that sender
 // is a party of the round that has not been excluded or sent this step yet.
 func (s *Server) accept(n int, step string, round RoundID, sender uint32, seen bool) error {
+	if s.failed != nil {
+		return s.failed
+	}
 	if s.next != n {
 		return fmt.Errorf("%w: %s received while the server is at step %d", ErrStep, step, s.next)
 	}
@@ -126,6 +137,9 @@ func parties[V any](s *Server, m map[uint32]V) []uint32 {
 
 // close moves from step n to n+1 if at least T parties remain in set.
 func (s *Server) close(n int, what string, set []uint32) error {
+	if s.failed != nil {
+		return s.failed
+	}
 	if s.next != n {
 		return fmt.Errorf("%w: closing step %d while the server is at step %d", ErrStep, n, s.next)
 	}
@@ -210,9 +224,32 @@ func (s *Server) ShareBundles() (map[uint32]*ShareBundle, error) {
 	return out, nil
 }
 
+// Close releases the backend memory of the sum. It is safe to call more
+// than once, and after Finish.
+func (s *Server) Close() error {
+	if s.acc == nil {
+		return nil
+	}
+	err := s.acc.Close()
+	s.acc = nil
+	return err
+}
+
+// fail records a backend failure, which ends the round.
+func (s *Server) fail(what string, err error) error {
+	s.failed = fmt.Errorf("%w: %s: %w", ErrBackend, what, err)
+	s.next = 0
+	return s.failed
+}
+
 // AddMaskedInput collects a step 3 message and adds it to the running sum at
-// once, so the server holds one vector however many parties there are.
+// once, so the server holds one vector however many parties there are. A
+// failure of the backend (wrapping ErrBackend, not a *PartyError) ends the
+// round.
 func (s *Server) AddMaskedInput(m *MaskedInput) error {
+	if s.failed != nil {
+		return s.failed
+	}
 	if err := s.accept(3, "MaskedInput", m.Round, m.Sender, s.inputs[m.Sender]); err != nil {
 		return err
 	}
@@ -222,15 +259,13 @@ func (s *Server) AddMaskedInput(m *MaskedInput) error {
 	d := s.params.Dim()
 	switch {
 	case s.params.RingBits() == 32 && len(m.Words32) == d && m.Words64 == nil:
-		if s.sum32 == nil {
-			s.sum32 = make([]uint32, d)
+		if err := s.acc.AddU32(m.Words32); err != nil {
+			return s.fail("adding a masked input", err)
 		}
-		s.backend.AddU32(s.sum32, s.sum32, m.Words32)
 	case s.params.RingBits() == 64 && len(m.Words64) == d && m.Words32 == nil:
-		if s.sum64 == nil {
-			s.sum64 = make([]uint64, d)
+		if err := s.acc.AddU64(m.Words64); err != nil {
+			return s.fail("adding a masked input", err)
 		}
-		s.backend.AddU64(s.sum64, s.sum64, m.Words64)
 	default:
 		return s.exclude(bad(m.Sender, "MaskedInput", "want %d words in Z/2^%d, got %d 32-bit and %d 64-bit words",
 			d, s.params.RingBits(), len(m.Words32), len(m.Words64)))
@@ -327,6 +362,9 @@ func (s *Server) shareIndex(owner, holder uint32) uint32 {
 // every dropped party's mask-agreement key from the revealed shares, removes
 // all masks from the sum, and returns it.
 func (s *Server) Finish() (*Result, error) {
+	if s.failed != nil {
+		return nil, s.failed
+	}
 	if s.next != 5 {
 		return nil, fmt.Errorf("%w: Finish while the server is at step %d", ErrStep, s.next)
 	}
@@ -338,21 +376,24 @@ func (s *Server) Finish() (*Result, error) {
 			shares[r.Of] = append(shares[r.Of], r.Share)
 		}
 	}
+	// The masks to remove: every survivor's self mask, and the pairwise
+	// masks of each party that received a bundle and sent no input
+	// (excluded ones included: its neighbours masked with it). Survivor v
+	// added the pair's mask if v < u and subtracted it otherwise, so the
+	// server subtracts or adds it back.
+	var add, sub []tensor.Seed
+	defer func() {
+		clear(add)
+		clear(sub)
+	}()
 	for _, u := range s.survivors {
 		seed, err := s.recover(u, shares[u], "self-mask seed")
 		if err != nil {
 			return nil, err
 		}
-		ts := tensor.Seed(seed)
-		if s.sum32 != nil {
-			s.backend.ExpandSubU32(s.sum32, &ts)
-		} else {
-			s.backend.ExpandSubU64(s.sum64, &ts)
-		}
-		clear(ts[:])
+		sub = append(sub, tensor.Seed(seed))
+		clear(seed[:])
 	}
-	// Every party that received a bundle and sent no input, excluded ones
-	// included: its neighbours masked with it, so its masks must go.
 	for _, u := range slices.Sorted(maps.Keys(s.maskSet)) {
 		if s.inputs[u] {
 			continue
@@ -380,21 +421,32 @@ func (s *Server) Finish() (*Result, error) {
 			if err != nil {
 				return nil, err
 			}
-			// v added the pair's mask if v < u and subtracted it otherwise.
-			switch {
-			case s.sum32 != nil && v < u:
-				s.backend.ExpandSubU32(s.sum32, &seed)
-			case s.sum32 != nil:
-				s.backend.ExpandAddU32(s.sum32, &seed)
-			case v < u:
-				s.backend.ExpandSubU64(s.sum64, &seed)
-			default:
-				s.backend.ExpandAddU64(s.sum64, &seed)
+			if v < u {
+				sub = append(sub, seed)
+			} else {
+				add = append(add, seed)
 			}
 			clear(seed[:])
 		}
 	}
-	res := &Result{Sum32: s.sum32, Sum64: s.sum64, Contributors: slices.Clone(s.survivors)}
+	if err := s.acc.AddMasks(add, sub); err != nil {
+		return nil, s.fail("removing the masks", err)
+	}
+	res := &Result{Contributors: slices.Clone(s.survivors)}
+	var err error
+	if s.params.RingBits() == 32 {
+		res.Sum32 = make([]uint32, s.params.Dim())
+		err = s.acc.ReadU32(res.Sum32)
+	} else {
+		res.Sum64 = make([]uint64, s.params.Dim())
+		err = s.acc.ReadU64(res.Sum64)
+	}
+	if err != nil {
+		return nil, s.fail("reading the sum", err)
+	}
+	if err := s.Close(); err != nil {
+		return nil, s.fail("releasing the sum", err)
+	}
 	for _, p := range slices.Sorted(maps.Keys(s.excluded)) {
 		res.Misbehaved = append(res.Misbehaved, s.excluded[p])
 	}

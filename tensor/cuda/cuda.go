@@ -85,6 +85,8 @@ type kernels struct {
 
 	expand32, expandAdd32, expandSub32 *driver.Function
 	expand64, expandAdd64, expandSub64 *driver.Function
+	accumulate32, accumulate64         *driver.Function
+	expandKeys                         *driver.Function
 
 	quantF32U32, quantF64U32, quantF32U64, quantF64U64         *driver.Function
 	dequantU32F32, dequantU32F64, dequantU64F32, dequantU64F64 *driver.Function
@@ -110,6 +112,8 @@ func (k *kernels) table() []kernelRef {
 		{"aesctr", "cohort_aesctr_expand_sub_u32", &k.expandSub32},
 		{"aesctr", "cohort_aesctr_expand_u64", &k.expand64}, {"aesctr", "cohort_aesctr_expand_add_u64", &k.expandAdd64},
 		{"aesctr", "cohort_aesctr_expand_sub_u64", &k.expandSub64},
+		{"aesctr", "cohort_aesctr_accumulate_u32", &k.accumulate32}, {"aesctr", "cohort_aesctr_accumulate_u64", &k.accumulate64},
+		{"aesctr", "cohort_aes128_expand_keys", &k.expandKeys},
 		{"quant", "cohort_quantize_f32_u32", &k.quantF32U32}, {"quant", "cohort_quantize_f64_u32", &k.quantF64U32},
 		{"quant", "cohort_quantize_f32_u64", &k.quantF32U64}, {"quant", "cohort_quantize_f64_u64", &k.quantF64U64},
 		{"quant", "cohort_dequantize_u32_f32", &k.dequantU32F32}, {"quant", "cohort_dequantize_u32_f64", &k.dequantU32F64},

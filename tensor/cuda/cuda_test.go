@@ -3,14 +3,16 @@ package cuda
 import (
 	"errors"
 	"math/rand/v2"
-	"os/exec"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"testing/fstest"
 
 	"github.com/cohort-mpc/cohort/tensor"
+	"github.com/cohort-mpc/cohort/tensor/cuda/cudatest"
 	"github.com/cohort-mpc/cohort/tensor/cuda/driver"
 )
 
@@ -93,25 +95,45 @@ func placeholderPTX() map[string][]byte {
 	return ptx
 }
 
-// fakeLibrary builds testdata/fakekernels.c, the driver's fake libcuda
-// running the real kernels on the CPU, and returns its path.
+// fakeLib is the fake libcuda of the package's tests, built once
+// (cudatest.FakeLibrary: testdata/fakekernels.c, the driver's fake running
+// the real kernels on the CPU) by the first test that needs it.
+var fakeLib struct {
+	once sync.Once
+	path string
+	skip string // why there is none
+}
+
+// fakeLibrary returns the path of the fake libcuda, building it on first
+// use; it skips t where there is no C compiler.
 func fakeLibrary(t *testing.T) string {
 	t.Helper()
-	cc, err := exec.LookPath("cc")
-	if err != nil {
-		t.Skipf("no C compiler to build the fake libcuda: %v", err)
+	fakeLib.once.Do(func() {
+		// A throwaway T-like runner: build into a folder that outlives
+		// the first test (removed by TestMain).
+		dir, err := os.MkdirTemp("", "cohort-fakecuda-")
+		if err != nil {
+			fakeLib.skip = err.Error()
+			return
+		}
+		fakeDir = dir
+		fakeLib.path, fakeLib.skip = cudatest.BuildFakeLibrary(dir)
+	})
+	if fakeLib.path == "" {
+		t.Skip(fakeLib.skip)
 	}
-	lib := filepath.Join(t.TempDir(), "libfakekernels.so")
-	// -Bsymbolic: the library's calls to its own kernels bind to its own
-	// copy, whose thread-local launch coordinates EMU_LAUNCH sets, even when
-	// an earlier test loaded another copy with RTLD_GLOBAL (an interposed
-	// kernel would see gridDim 0 and loop forever).
-	args := []string{"-O2", "-std=c11", "-ffp-contract=off", "-Wall", "-Wextra", "-shared", "-fPIC",
-		"-Wl,-Bsymbolic", "-o", lib, filepath.Join("testdata", "fakekernels.c")}
-	if out, err := exec.Command(cc, args...).CombinedOutput(); err != nil {
-		t.Fatalf("%s %s: %v\n%s", cc, strings.Join(args, " "), err, out)
+	return fakeLib.path
+}
+
+// fakeDir is the folder of the fake library, removed after the tests.
+var fakeDir string
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if fakeDir != "" {
+		os.RemoveAll(fakeDir)
 	}
-	return lib
+	os.Exit(code)
 }
 
 // newFake returns a backend on the fake driver.

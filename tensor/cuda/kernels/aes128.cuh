@@ -7,17 +7,15 @@
  * big-endian word; the last round takes S[x] from byte 2 of Te0[x]. The
  * state is four big-endian column words, as in FIPS-197.
  *
- * Constant time: the table indices are secret (key and keystream dependent).
- * GPUs have no data cache timing visible to another tenant in the way CPUs
- * do, and table lookups in constant or global memory are what GPU AES
- * implementations use, but a lookup's latency can depend on its index (the
- * constant cache serialises divergent addresses within a warp). See
- * README.md.
- *
- * By default the table lives in __constant__ memory. Defining
- * COHORT_AES_TABLE_GLOBAL puts it in global memory read through the
- * read-only data cache (__ldg), which serves a warp's 32 different
- * addresses faster than the constant cache does; the results are the same.
+ * Each block copies the table into shared memory once, replicated 32 times
+ * (32 KiB): entry x of lane l's copy is word 32·x + l, which lies in bank l,
+ * so the 32 lanes of a warp always read 32 different banks whatever the
+ * indices. A lookup therefore never serialises on a bank conflict: it costs
+ * the same for every index (no cache is involved), which is what keeps the
+ * secret-indexed lookups constant time, and it runs at the full shared-memory
+ * rate. Kernels that use the tables declare COHORT_AES_SHARED_TABLE(sh) and
+ * call cohort_aes_table_load(sh) before their grid-stride loop, on every
+ * thread of the block (it synchronises the block).
  */
 #ifndef COHORT_AES128_CUH
 #define COHORT_AES128_CUH
@@ -32,16 +30,8 @@ typedef struct {
 	uint32_t w[44];
 } cohort_aes128_key;
 
-#ifdef COHORT_AES_TABLE_GLOBAL
-#define COHORT_AES_TABLE_SPACE __device__
-#define COHORT_TE0(i) __ldg(&cohort_te0[(i)])
-#else
-#define COHORT_AES_TABLE_SPACE __constant__
-#define COHORT_TE0(i) (cohort_te0[(i)])
-#endif
-
 /* cohort_te0[x] = 2·S[x] << 24 | S[x] << 16 | S[x] << 8 | 3·S[x]. */
-static COHORT_AES_TABLE_SPACE const uint32_t cohort_te0[256] = {
+static __constant__ const uint32_t cohort_te0[256] = {
 	0xc66363a5u, 0xf87c7c84u, 0xee777799u, 0xf67b7b8du, 0xfff2f20du, 0xd66b6bbdu,
 	0xde6f6fb1u, 0x91c5c554u, 0x60303050u, 0x02010103u, 0xce6767a9u, 0x562b2b7du,
 	0xe7fefe19u, 0xb5d7d762u, 0x4dababe6u, 0xec76769au, 0x8fcaca45u, 0x1f82829du,
@@ -87,6 +77,32 @@ static COHORT_AES_TABLE_SPACE const uint32_t cohort_te0[256] = {
 	0x7bb0b0cbu, 0xa85454fcu, 0x6dbbbbd6u, 0x2c16163au,
 };
 
+/* The replicated table: COHORT_AES_LANES copies of Te0, interleaved. */
+#define COHORT_AES_LANES 32
+#define COHORT_AES_TABLE_WORDS (256 * COHORT_AES_LANES)
+#define COHORT_AES_SHARED_TABLE(name) __shared__ uint32_t name[COHORT_AES_TABLE_WORDS]
+
+/* cohort_aes_table_load fills sh with the replicated table and returns the
+ * calling thread's view of it: Te0[x] is t[x * COHORT_AES_LANES]. Every
+ * thread of the block must call it (it ends with a barrier). */
+static __device__ __forceinline__ const uint32_t* cohort_aes_table_load(uint32_t* sh)
+{
+#ifdef __CUDACC__
+	for (uint32_t i = threadIdx.x; i < COHORT_AES_TABLE_WORDS; i += blockDim.x)
+		sh[i] = cohort_te0[i / COHORT_AES_LANES];
+	__syncthreads();
+#else
+	/* The emulation runs a block's threads one after another: the first
+	 * fills the whole table. */
+	if (threadIdx.x == 0)
+		for (uint32_t i = 0; i < COHORT_AES_TABLE_WORDS; i++)
+			sh[i] = cohort_te0[i / COHORT_AES_LANES];
+#endif
+	return sh + threadIdx.x % COHORT_AES_LANES;
+}
+
+#define COHORT_TE0(t, x) ((t)[(x) * COHORT_AES_LANES])
+
 static __device__ __forceinline__ uint32_t cohort_rotr32(uint32_t x, int n)
 {
 	return x >> n | x << (32 - n);
@@ -94,27 +110,30 @@ static __device__ __forceinline__ uint32_t cohort_rotr32(uint32_t x, int n)
 
 /* One full AES round of column j: the T-table form of SubBytes, ShiftRows
  * and MixColumns, then AddRoundKey with k. */
-static __device__ __forceinline__ uint32_t cohort_aes_round(uint32_t a, uint32_t b, uint32_t c, uint32_t d, uint32_t k)
+static __device__ __forceinline__ uint32_t cohort_aes_round(const uint32_t* t, uint32_t a, uint32_t b, uint32_t c,
+                                                            uint32_t d, uint32_t k)
 {
-	return COHORT_TE0(a >> 24) ^ cohort_rotr32(COHORT_TE0(b >> 16 & 0xff), 8) ^
-	       cohort_rotr32(COHORT_TE0(c >> 8 & 0xff), 16) ^ cohort_rotr32(COHORT_TE0(d & 0xff), 24) ^ k;
+	return COHORT_TE0(t, a >> 24) ^ cohort_rotr32(COHORT_TE0(t, b >> 16 & 0xff), 8) ^
+	       cohort_rotr32(COHORT_TE0(t, c >> 8 & 0xff), 16) ^ cohort_rotr32(COHORT_TE0(t, d & 0xff), 24) ^ k;
 }
 
 /* The last round of column j: SubBytes and ShiftRows (no MixColumns), then
  * AddRoundKey with k. S[x] is byte 2 of Te0[x]. */
-static __device__ __forceinline__ uint32_t cohort_aes_final(uint32_t a, uint32_t b, uint32_t c, uint32_t d, uint32_t k)
+static __device__ __forceinline__ uint32_t cohort_aes_final(const uint32_t* t, uint32_t a, uint32_t b, uint32_t c,
+                                                            uint32_t d, uint32_t k)
 {
-	return ((COHORT_TE0(a >> 24) & 0x00ff0000u) << 8) ^ (COHORT_TE0(b >> 16 & 0xff) & 0x00ff0000u) ^
-	       ((COHORT_TE0(c >> 8 & 0xff) & 0x00ff0000u) >> 8) ^ ((COHORT_TE0(d & 0xff) & 0x00ff0000u) >> 16) ^ k;
+	return ((COHORT_TE0(t, a >> 24) & 0x00ff0000u) << 8) ^ (COHORT_TE0(t, b >> 16 & 0xff) & 0x00ff0000u) ^
+	       ((COHORT_TE0(t, c >> 8 & 0xff) & 0x00ff0000u) >> 8) ^ ((COHORT_TE0(t, d & 0xff) & 0x00ff0000u) >> 16) ^ k;
 }
 
 /* cohort_aes128_ctr_block encrypts counter block ctr + j, where ctr =
  * ctr_hi·2^64 + ctr_lo and the sum is taken modulo 2^128 (the carry out of
  * the low 64 bits goes into the high 64 bits), and stores the 16 keystream
  * bytes as four big-endian words: out[0] holds bytes 0..3, out[3] bytes
- * 12..15. */
-static __device__ __forceinline__ void cohort_aes128_ctr_block(const cohort_aes128_key* key, uint64_t ctr_hi,
-                                                               uint64_t ctr_lo, uint64_t j, uint32_t out[4])
+ * 12..15. t is the thread's view of the shared table. */
+static __device__ __forceinline__ void cohort_aes128_ctr_block(const uint32_t* t, const cohort_aes128_key* key,
+                                                               uint64_t ctr_hi, uint64_t ctr_lo, uint64_t j,
+                                                               uint32_t out[4])
 {
 	const uint32_t* w = key->w;
 	uint64_t lo = ctr_lo + j;
@@ -127,33 +146,62 @@ static __device__ __forceinline__ void cohort_aes128_ctr_block(const cohort_aes1
 #pragma unroll
 #endif
 	for (int r = 1; r < 10; r++) {
-		uint32_t t0 = cohort_aes_round(s0, s1, s2, s3, w[4 * r]);
-		uint32_t t1 = cohort_aes_round(s1, s2, s3, s0, w[4 * r + 1]);
-		uint32_t t2 = cohort_aes_round(s2, s3, s0, s1, w[4 * r + 2]);
-		uint32_t t3 = cohort_aes_round(s3, s0, s1, s2, w[4 * r + 3]);
+		uint32_t t0 = cohort_aes_round(t, s0, s1, s2, s3, w[4 * r]);
+		uint32_t t1 = cohort_aes_round(t, s1, s2, s3, s0, w[4 * r + 1]);
+		uint32_t t2 = cohort_aes_round(t, s2, s3, s0, s1, w[4 * r + 2]);
+		uint32_t t3 = cohort_aes_round(t, s3, s0, s1, s2, w[4 * r + 3]);
 		s0 = t0;
 		s1 = t1;
 		s2 = t2;
 		s3 = t3;
 	}
-	out[0] = cohort_aes_final(s0, s1, s2, s3, w[40]);
-	out[1] = cohort_aes_final(s1, s2, s3, s0, w[41]);
-	out[2] = cohort_aes_final(s2, s3, s0, s1, w[42]);
-	out[3] = cohort_aes_final(s3, s0, s1, s2, w[43]);
+	out[0] = cohort_aes_final(t, s0, s1, s2, s3, w[40]);
+	out[1] = cohort_aes_final(t, s1, s2, s3, s0, w[41]);
+	out[2] = cohort_aes_final(t, s2, s3, s0, s1, w[42]);
+	out[3] = cohort_aes_final(t, s3, s0, s1, s2, w[43]);
 }
 
 /* cohort_aes128_words32 sets r[i] to the little-endian uint32 words of
  * keystream block ctr + j: the stream's uint32 words 4j..4j+3 when the stream
  * (or chunk) starts at block ctr. */
-static __device__ __forceinline__ void cohort_aes128_words32(const cohort_aes128_key* key, uint64_t ctr_hi,
-                                                             uint64_t ctr_lo, uint64_t j, uint32_t r[4])
+static __device__ __forceinline__ void cohort_aes128_words32(const uint32_t* t, const cohort_aes128_key* key,
+                                                             uint64_t ctr_hi, uint64_t ctr_lo, uint64_t j,
+                                                             uint32_t r[4])
 {
-	uint32_t t[4];
-	cohort_aes128_ctr_block(key, ctr_hi, ctr_lo, j, t);
-	r[0] = cohort_bswap32(t[0]);
-	r[1] = cohort_bswap32(t[1]);
-	r[2] = cohort_bswap32(t[2]);
-	r[3] = cohort_bswap32(t[3]);
+	uint32_t o[4];
+	cohort_aes128_ctr_block(t, key, ctr_hi, ctr_lo, j, o);
+	r[0] = cohort_bswap32(o[0]);
+	r[1] = cohort_bswap32(o[1]);
+	r[2] = cohort_bswap32(o[2]);
+	r[3] = cohort_bswap32(o[3]);
+}
+
+/* cohort_aes_subword applies the S-box to each byte of x. S[b] is byte 2
+ * of Te0[b], read from the conflict-free shared table. */
+static __device__ __forceinline__ uint32_t cohort_aes_subword(const uint32_t* t, uint32_t x)
+{
+	return (COHORT_TE0(t, x >> 24) & 0x00ff0000u) << 8 | (COHORT_TE0(t, x >> 16 & 0xff) & 0x00ff0000u) |
+	       (COHORT_TE0(t, x >> 8 & 0xff) & 0x00ff0000u) >> 8 | (COHORT_TE0(t, x & 0xff) & 0x00ff0000u) >> 16;
+}
+
+/* cohort_aes128_expand expands the 16-byte AES-128 key k (FIPS-197 §5.2)
+ * into out. */
+static __device__ __forceinline__ void cohort_aes128_expand(const uint32_t* t, const uint8_t* k,
+                                                            cohort_aes128_key* out)
+{
+	uint32_t* w = out->w;
+	for (int i = 0; i < 4; i++)
+		w[i] = (uint32_t)k[4 * i] << 24 | (uint32_t)k[4 * i + 1] << 16 | (uint32_t)k[4 * i + 2] << 8 |
+		       (uint32_t)k[4 * i + 3];
+	uint32_t rcon = 1;
+	for (int i = 4; i < 44; i++) {
+		uint32_t x = w[i - 1];
+		if (i % 4 == 0) {
+			x = cohort_aes_subword(t, x << 8 | x >> 24) ^ rcon << 24;
+			rcon = rcon << 1 ^ (rcon >> 7) * 0x11bu; /* xtime; rcon is public */
+		}
+		w[i] = w[i - 4] ^ x;
+	}
 }
 
 #endif /* COHORT_AES128_CUH */

@@ -7,7 +7,8 @@
  *
  *   - one thread per element, or per AES block of 4 uint32 / 2 uint64 words,
  *     in a grid-stride loop; any launch geometry gives the same result;
- *   - no __syncthreads, no shared memory, no warp intrinsics;
+ *   - no warp intrinsics; shared memory and __syncthreads only for the AES
+ *     table each block fills at its start (aes128.cuh);
  *   - tables in __constant__ memory; device helpers static __device__
  *     __forceinline__;
  *   - floating-point operations through the __d*_rn intrinsics, which the

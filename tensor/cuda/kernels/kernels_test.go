@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"testing"
 	"unsafe"
@@ -38,6 +39,8 @@ var (
 type emuLib struct {
 	aesExpandU32, aesExpandAddU32, aesExpandSubU32 func(dst unsafe.Pointer, n uint64, w unsafe.Pointer, ctrHi, ctrLo uint64, grid, block uint32)
 	aesExpandU64, aesExpandAddU64, aesExpandSubU64 func(dst unsafe.Pointer, n uint64, w unsafe.Pointer, ctrHi, ctrLo uint64, grid, block uint32)
+	aesAccumulateU32, aesAccumulateU64             func(dst unsafe.Pointer, n uint64, keys unsafe.Pointer, nadd, nkeys uint32, grid, block uint32)
+	aesExpandKeys                                  func(out, raw unsafe.Pointer, nkeys uint32, grid, block uint32)
 
 	addU32, subU32 func(dst, a, b unsafe.Pointer, n uint64, grid, block uint32)
 	negU32         func(dst, a unsafe.Pointer, n uint64, grid, block uint32)
@@ -100,6 +103,9 @@ func buildEmu(dir string) (*emuLib, error) {
 		"emu_aesctr_expand_u64":     &l.aesExpandU64,
 		"emu_aesctr_expand_add_u64": &l.aesExpandAddU64,
 		"emu_aesctr_expand_sub_u64": &l.aesExpandSubU64,
+		"emu_aesctr_accumulate_u32": &l.aesAccumulateU32,
+		"emu_aesctr_accumulate_u64": &l.aesAccumulateU64,
+		"emu_aes128_expand_keys":    &l.aesExpandKeys,
 		"emu_add_u32":               &l.addU32,
 		"emu_sub_u32":               &l.subU32,
 		"emu_neg_u32":               &l.negU32,
@@ -378,6 +384,82 @@ func TestAESCTRBackend(t *testing.T) {
 			dst = append(append([]uint64(nil), in64...), poisoned(0, uint64(poison64))...)
 			l.aesExpandSubU64(ptr(dst), uint64(n), ptr(w[:]), 0, 0, g.grid, g.block)
 			checkEqual(t, "ExpandSubU64 "+name, dst, wantSub64, poison64)
+		}
+	}
+}
+
+// TestAESCTRAccumulate checks the many-key kernels against the CPU
+// backend's ExpandAdd and ExpandSub applied one seed at a time: the first
+// nadd keys added, the rest subtracted.
+func TestAESCTRAccumulate(t *testing.T) {
+	l := emu(t)
+	cpu := cpuRef(t)
+	r := newRand(t)
+	for _, n := range []int{0, 1, 3, 4, 5, 257, 1000, 4099} {
+		for _, c := range []struct{ nadd, nkeys int }{{0, 0}, {1, 1}, {0, 1}, {2, 5}, {5, 5}, {0, 3}, {7, 16}} {
+			seeds := make([]*tensor.Seed, c.nkeys)
+			keys := make([]uint32, 0, 44*c.nkeys)
+			for i := range seeds {
+				seeds[i] = randSeed(r)
+				keys = append(keys, maskKey(seeds[i], aesctr.LabelMask)[:]...)
+			}
+			in32, in64 := randU32s(r, n), randU64s(r, n)
+			want32, want64 := slices.Clone(in32), slices.Clone(in64)
+			for i, seed := range seeds {
+				if i < c.nadd {
+					cpu.ExpandAddU32(want32, seed)
+					cpu.ExpandAddU64(want64, seed)
+				} else {
+					cpu.ExpandSubU32(want32, seed)
+					cpu.ExpandSubU64(want64, seed)
+				}
+			}
+			keysPtr := unsafe.Pointer(nil)
+			if len(keys) > 0 {
+				keysPtr = ptr(keys)
+			}
+			for _, g := range geometries((n + 3) / 4) {
+				name := fmt.Sprintf("AccumulateU32 n=%d add %d of %d keys %v", n, c.nadd, c.nkeys, g)
+				dst := append(slices.Clone(in32), poisoned(0, uint32(poison32))...)
+				l.aesAccumulateU32(ptr(dst), uint64(n), keysPtr, uint32(c.nadd), uint32(c.nkeys), g.grid, g.block)
+				checkEqual(t, name, dst, want32, poison32)
+			}
+			for _, g := range geometries((n + 1) / 2) {
+				name := fmt.Sprintf("AccumulateU64 n=%d add %d of %d keys %v", n, c.nadd, c.nkeys, g)
+				dst := append(slices.Clone(in64), poisoned(0, uint64(poison64))...)
+				l.aesAccumulateU64(ptr(dst), uint64(n), keysPtr, uint32(c.nadd), uint32(c.nkeys), g.grid, g.block)
+				checkEqual(t, name, dst, want64, poison64)
+			}
+		}
+	}
+}
+
+// TestAESExpandKeys checks the device key expansion against
+// aesctr.RoundKeyWords (itself checked against FIPS-197 A.1), for random keys
+// and the all-zero and all-ones keys.
+func TestAESExpandKeys(t *testing.T) {
+	l := emu(t)
+	r := newRand(t)
+	for _, nkeys := range []int{1, 2, 33, 300} {
+		raw := make([]byte, 16*nkeys)
+		for i := range raw {
+			raw[i] = byte(r.Uint32())
+		}
+		if nkeys == 2 {
+			clear(raw[:16])
+			for i := 16; i < 32; i++ {
+				raw[i] = 0xff
+			}
+		}
+		var want []uint32
+		for s := range nkeys {
+			w := aesctr.RoundKeyWords((*[aesctr.KeySize]byte)(raw[16*s:]))
+			want = append(want, w[:]...)
+		}
+		for _, g := range geometries(nkeys) {
+			out := poisoned(44*nkeys, uint32(poison32))
+			l.aesExpandKeys(ptr(out), ptr(raw), uint32(nkeys), g.grid, g.block)
+			checkEqual(t, fmt.Sprintf("expand %d keys %v", nkeys, g), out, want, poison32)
 		}
 	}
 }

@@ -80,10 +80,12 @@ COHORT_KERNEL cohort_quantize_f32_u32(uint32_t* dst, const float* src, uint64_t 
                                       const __grid_constant__ cohort_aes128_key key, uint64_t ctr_hi, uint64_t ctr_lo,
                                       double lo, double scale, double max)
 {
+	COHORT_AES_SHARED_TABLE(sh);
+	const uint32_t* t = cohort_aes_table_load(sh);
 	uint64_t mb = cohort_f64_bits(max), blocks = n / 4 + (n % 4 != 0);
 	for (uint64_t j = cohort_tid(); j < blocks; j += cohort_nthreads()) {
 		uint32_t r[4];
-		cohort_aes128_words32(&key, ctr_hi, ctr_lo, j, r);
+		cohort_aes128_words32(t, &key, ctr_hi, ctr_lo, j, r);
 		uint64_t m = n - 4 * j;
 		for (int k = 0; k < 4; k++)
 			if ((uint64_t)k < m)
@@ -95,10 +97,12 @@ COHORT_KERNEL cohort_quantize_f64_u32(uint32_t* dst, const double* src, uint64_t
                                       const __grid_constant__ cohort_aes128_key key, uint64_t ctr_hi, uint64_t ctr_lo,
                                       double lo, double scale, double max)
 {
+	COHORT_AES_SHARED_TABLE(sh);
+	const uint32_t* t = cohort_aes_table_load(sh);
 	uint64_t mb = cohort_f64_bits(max), blocks = n / 4 + (n % 4 != 0);
 	for (uint64_t j = cohort_tid(); j < blocks; j += cohort_nthreads()) {
 		uint32_t r[4];
-		cohort_aes128_words32(&key, ctr_hi, ctr_lo, j, r);
+		cohort_aes128_words32(t, &key, ctr_hi, ctr_lo, j, r);
 		uint64_t m = n - 4 * j;
 		for (int k = 0; k < 4; k++)
 			if ((uint64_t)k < m)
@@ -110,10 +114,12 @@ COHORT_KERNEL cohort_quantize_f32_u64(uint64_t* dst, const float* src, uint64_t 
                                       const __grid_constant__ cohort_aes128_key key, uint64_t ctr_hi, uint64_t ctr_lo,
                                       double lo, double scale, double max)
 {
+	COHORT_AES_SHARED_TABLE(sh);
+	const uint32_t* t = cohort_aes_table_load(sh);
 	uint64_t mb = cohort_f64_bits(max), blocks = n / 4 + (n % 4 != 0);
 	for (uint64_t j = cohort_tid(); j < blocks; j += cohort_nthreads()) {
 		uint32_t r[4];
-		cohort_aes128_words32(&key, ctr_hi, ctr_lo, j, r);
+		cohort_aes128_words32(t, &key, ctr_hi, ctr_lo, j, r);
 		uint64_t m = n - 4 * j;
 		for (int k = 0; k < 4; k++)
 			if ((uint64_t)k < m)
@@ -125,10 +131,12 @@ COHORT_KERNEL cohort_quantize_f64_u64(uint64_t* dst, const double* src, uint64_t
                                       const __grid_constant__ cohort_aes128_key key, uint64_t ctr_hi, uint64_t ctr_lo,
                                       double lo, double scale, double max)
 {
+	COHORT_AES_SHARED_TABLE(sh);
+	const uint32_t* t = cohort_aes_table_load(sh);
 	uint64_t mb = cohort_f64_bits(max), blocks = n / 4 + (n % 4 != 0);
 	for (uint64_t j = cohort_tid(); j < blocks; j += cohort_nthreads()) {
 		uint32_t r[4];
-		cohort_aes128_words32(&key, ctr_hi, ctr_lo, j, r);
+		cohort_aes128_words32(t, &key, ctr_hi, ctr_lo, j, r);
 		uint64_t m = n - 4 * j;
 		for (int k = 0; k < 4; k++)
 			if ((uint64_t)k < m)

@@ -14,6 +14,11 @@
  *     will touch against the live allocations, and runs the grid one thread
  *     after another (EMU_LAUNCH).
  *
+ * fake_kernel_launches, exported for the tests, returns how many cohort
+ * kernels have run to completion in this copy of the library: a test tells
+ * an operation that ran on the "device" from one that fell back to the CPU
+ * by it.
+ *
  * Build: cc -O2 -std=c11 -ffp-contract=off -shared -fPIC -Wl,-Bsymbolic -o libfakekernels.so fakekernels.c
  *
  * -Bsymbolic binds the calls to the kernels to this copy of the library:
@@ -65,6 +70,18 @@ enum {
 	K_MOD_SUB,
 	K_MOD_MUL,
 	K_MOD_MUL_SCALAR,
+	K_QUANT_F32_U32,
+	K_QUANT_F64_U32,
+	K_QUANT_F32_U64,
+	K_QUANT_F64_U64,
+	K_DEQUANT_U32_F32,
+	K_DEQUANT_U32_F64,
+	K_DEQUANT_U64_F32,
+	K_DEQUANT_U64_F64,
+	K_AES_ACCUMULATE_U32,
+	K_AES_ACCUMULATE_U64,
+	K_AES_EXPAND_KEYS,
+	/* Kernels added later go here, before K_END, with their names below. */
 	K_END
 };
 
@@ -75,7 +92,12 @@ static const char *const kernel_names[K_END - K_FIRST] = {
 	"cohort_add_scalar_u32",    "cohort_sum_u32",               "cohort_add_u64",
 	"cohort_sub_u64",           "cohort_neg_u64",               "cohort_add_scalar_u64",
 	"cohort_sum_u64",           "cohort_mod_add",               "cohort_mod_sub",
-	"cohort_mod_mul",           "cohort_mod_mul_scalar",
+	"cohort_mod_mul",           "cohort_mod_mul_scalar",        "cohort_quantize_f32_u32",
+	"cohort_quantize_f64_u32",  "cohort_quantize_f32_u64",      "cohort_quantize_f64_u64",
+	"cohort_dequantize_u32_f32", "cohort_dequantize_u32_f64",   "cohort_dequantize_u64_f32",
+	"cohort_dequantize_u64_f64", "cohort_aesctr_accumulate_u32", "cohort_aesctr_accumulate_u64",
+	"cohort_aes128_expand_keys",
+	/* Names of kernels added later. */
 };
 
 CUresult cuModuleGetFunction(struct function **f, struct module *m, const char *name) {
@@ -90,6 +112,20 @@ CUresult cuModuleGetFunction(struct function **f, struct module *m, const char *
 #define P_PTR(i) ((void *)(uintptr_t) * (CUdeviceptr *)params[i])
 #define P_U32(i) (*(uint32_t *)params[i])
 #define P_U64(i) (*(uint64_t *)params[i])
+#define P_F64(i) (*(double *)params[i])
+
+static pthread_mutex_t launches_mu = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t launches;
+
+/* fake_kernel_launches returns the number of cohort kernels run so far. */
+uint64_t fake_kernel_launches(void) {
+	pthread_mutex_lock(&launches_mu);
+	uint64_t n = launches;
+	pthread_mutex_unlock(&launches_mu);
+	return n;
+}
+
+static CUresult launch_kernel(struct function *f, unsigned int gx, unsigned int bx, void **params);
 
 /* in_range reports whether n elements of size bytes at p lie in one live
  * allocation (n = 0 always does). */
@@ -108,6 +144,18 @@ CUresult cuLaunchKernel(struct function *f, unsigned int gx, unsigned int gy, un
 	if (gx == 0 || gy != 1 || gz != 1 || bx == 0 || by != 1 || bz != 1 || bx > 1024 || extra != NULL ||
 	    params == NULL)
 		return CUDA_ERROR_INVALID_VALUE;
+	CUresult r = launch_kernel(f, gx, bx, params);
+	if (r == CUDA_SUCCESS) {
+		pthread_mutex_lock(&launches_mu);
+		launches++;
+		pthread_mutex_unlock(&launches_mu);
+	}
+	return r;
+}
+
+/* launch_kernel checks the device ranges the cohort kernel f will touch and
+ * runs it over gx blocks of bx threads. */
+static CUresult launch_kernel(struct function *f, unsigned int gx, unsigned int bx, void **params) {
 	switch (f->kernel) {
 #define AES(K, T, fn)                                                                                      \
 	case K: {                                                                                          \
@@ -202,6 +250,61 @@ CUresult cuLaunchKernel(struct function *f, unsigned int gx, unsigned int gy, un
 		uint64_t n = P_U64(2), q = P_U64(3), sc = P_U64(4), sp = P_U64(5);
 		if (!in_range(dst, n, 8) || !in_range(a, n, 8)) return CUDA_ERROR_INVALID_VALUE;
 		EMU_LAUNCH(gx, bx, cohort_mod_mul_scalar(dst, a, n, q, sc, sp));
+		return CUDA_SUCCESS;
+	}
+#define QUANT(K, W, F, fn)                                                                                 \
+	case K: {                                                                                          \
+		W *dst = P_PTR(0);                                                                         \
+		const F *src = P_PTR(1);                                                                   \
+		uint64_t n = P_U64(2);                                                                     \
+		cohort_aes128_key key;                                                                     \
+		memcpy(&key, params[3], sizeof key);                                                       \
+		uint64_t hi = P_U64(4), lo = P_U64(5);                                                     \
+		double qlo = P_F64(6), scale = P_F64(7), qmax = P_F64(8);                                  \
+		if (!in_range(dst, n, sizeof(W)) || !in_range(src, n, sizeof(F))) return CUDA_ERROR_INVALID_VALUE; \
+		EMU_LAUNCH(gx, bx, fn(dst, src, n, key, hi, lo, qlo, scale, qmax));                        \
+		return CUDA_SUCCESS;                                                                       \
+	}
+		QUANT(K_QUANT_F32_U32, uint32_t, float, cohort_quantize_f32_u32)
+		QUANT(K_QUANT_F64_U32, uint32_t, double, cohort_quantize_f64_u32)
+		QUANT(K_QUANT_F32_U64, uint64_t, float, cohort_quantize_f32_u64)
+		QUANT(K_QUANT_F64_U64, uint64_t, double, cohort_quantize_f64_u64)
+#define DEQUANT(K, F, W, fn)                                                                               \
+	case K: {                                                                                          \
+		F *dst = P_PTR(0);                                                                         \
+		const W *sum = P_PTR(1);                                                                   \
+		uint64_t n = P_U64(2);                                                                     \
+		double step = P_F64(3), offset = P_F64(4);                                                 \
+		if (!in_range(dst, n, sizeof(F)) || !in_range(sum, n, sizeof(W))) return CUDA_ERROR_INVALID_VALUE; \
+		EMU_LAUNCH(gx, bx, fn(dst, sum, n, step, offset));                                         \
+		return CUDA_SUCCESS;                                                                       \
+	}
+		DEQUANT(K_DEQUANT_U32_F32, float, uint32_t, cohort_dequantize_u32_f32)
+		DEQUANT(K_DEQUANT_U32_F64, double, uint32_t, cohort_dequantize_u32_f64)
+		DEQUANT(K_DEQUANT_U64_F32, float, uint64_t, cohort_dequantize_u64_f32)
+		DEQUANT(K_DEQUANT_U64_F64, double, uint64_t, cohort_dequantize_u64_f64)
+
+		/* Kernels added later: their cases go here. */
+#define ACCUMULATE(K, T, fn)                                                                               \
+	case K: {                                                                                          \
+		T *dst = P_PTR(0);                                                                         \
+		uint64_t n = P_U64(1);                                                                     \
+		const cohort_aes128_key *keys = P_PTR(2);                                                  \
+		uint32_t nadd = P_U32(3), nkeys = P_U32(4);                                                \
+		if (nadd > nkeys || !in_range(dst, n, sizeof(T)) ||                                        \
+		    (n > 0 && !in_range(keys, nkeys, sizeof *keys)))                                       \
+			return CUDA_ERROR_INVALID_VALUE;                                                   \
+		EMU_LAUNCH(gx, bx, fn(dst, n, keys, nadd, nkeys));                                         \
+		return CUDA_SUCCESS;                                                                       \
+	}
+		ACCUMULATE(K_AES_ACCUMULATE_U32, uint32_t, cohort_aesctr_accumulate_u32)
+		ACCUMULATE(K_AES_ACCUMULATE_U64, uint64_t, cohort_aesctr_accumulate_u64)
+	case K_AES_EXPAND_KEYS: {
+		cohort_aes128_key *out = P_PTR(0);
+		const uint8_t *raw = P_PTR(1);
+		uint32_t nkeys = P_U32(2);
+		if (!in_range(out, nkeys, sizeof *out) || !in_range(raw, nkeys, 16)) return CUDA_ERROR_INVALID_VALUE;
+		EMU_LAUNCH(gx, bx, cohort_aes128_expand_keys(out, raw, nkeys));
 		return CUDA_SUCCESS;
 	}
 	}

@@ -9,37 +9,27 @@ import (
 // key.
 const RoundKeyWordCount = 44
 
-// sbox returns the AES S-box: the multiplicative inverse in GF(2^8) (0 for
-// 0) followed by the affine map of FIPS-197 §5.1.1.
-func sbox() *[256]byte {
-	var s [256]byte
-	for x := range 256 {
-		inv := byte(0)
-		if x != 0 {
-			// x^254 = x^-1 in GF(2^8).
-			inv = 1
-			for range 254 {
-				inv = gfMul(inv, byte(x))
-			}
-		}
-		b := inv
-		s[x] = b ^ bits.RotateLeft8(b, 1) ^ bits.RotateLeft8(b, 2) ^ bits.RotateLeft8(b, 3) ^ bits.RotateLeft8(b, 4) ^ 0x63
-	}
-	return &s
+// sub returns the AES S-box of x, computed without tables or branches (the
+// key bytes are secret): the inverse x^254 in GF(2^8), 0 for 0, by a fixed
+// chain of multiplications, then the affine map of FIPS-197 §5.1.1.
+func sub(x byte) byte {
+	x3 := gfMul(gfMul(x, x), x)       // x^3
+	x7 := gfMul(gfMul(x3, x3), x)     // x^7
+	x15 := gfMul(gfMul(x7, x7), x)    // x^15
+	x31 := gfMul(gfMul(x15, x15), x)  // x^31
+	x63 := gfMul(gfMul(x31, x31), x)  // x^63
+	x127 := gfMul(gfMul(x63, x63), x) // x^127
+	inv := gfMul(x127, x127)          // x^254
+	return inv ^ bits.RotateLeft8(inv, 1) ^ bits.RotateLeft8(inv, 2) ^ bits.RotateLeft8(inv, 3) ^ bits.RotateLeft8(inv, 4) ^ 0x63
 }
 
-// gfMul multiplies a and b in GF(2^8) modulo x^8 + x^4 + x^3 + x + 1.
+// gfMul multiplies a and b in GF(2^8) modulo x^8 + x^4 + x^3 + x + 1, in a
+// fixed sequence of operations whatever the values.
 func gfMul(a, b byte) byte {
 	var p byte
-	for b != 0 {
-		if b&1 != 0 {
-			p ^= a
-		}
-		hi := a & 0x80
-		a <<= 1
-		if hi != 0 {
-			a ^= 0x1b
-		}
+	for range 8 {
+		p ^= a & -(b & 1)
+		a = a<<1 ^ 0x1b&-(a>>7)
 		b >>= 1
 	}
 	return p
@@ -48,11 +38,11 @@ func gfMul(a, b byte) byte {
 // RoundKeyWords returns the FIPS-197 key expansion w[0..43] of an AES-128
 // key, each word the big-endian reading of 4 schedule bytes: what the CUDA
 // kernels take (cohort_aes128_key). The S-box is computed from its
-// definition, not tabled; the loops do not depend on the key's value.
+// definition for each byte, without tables or key-dependent branches. (The
+// GPU backend expands its many-key batches on the device instead.)
 func RoundKeyWords(key *[KeySize]byte) [RoundKeyWordCount]uint32 {
-	s := sbox()
-	sub := func(x uint32) uint32 {
-		return uint32(s[x>>24])<<24 | uint32(s[x>>16&0xff])<<16 | uint32(s[x>>8&0xff])<<8 | uint32(s[x&0xff])
+	subWord := func(x uint32) uint32 {
+		return uint32(sub(byte(x>>24)))<<24 | uint32(sub(byte(x>>16)))<<16 | uint32(sub(byte(x>>8)))<<8 | uint32(sub(byte(x)))
 	}
 	var w [RoundKeyWordCount]uint32
 	for i := range 4 {
@@ -62,7 +52,7 @@ func RoundKeyWords(key *[KeySize]byte) [RoundKeyWordCount]uint32 {
 	for i := 4; i < RoundKeyWordCount; i++ {
 		t := w[i-1]
 		if i%4 == 0 {
-			t = sub(bits.RotateLeft32(t, 8)) ^ uint32(rcon)<<24
+			t = subWord(bits.RotateLeft32(t, 8)) ^ uint32(rcon)<<24
 			rcon = gfMul(rcon, 2)
 		}
 		w[i] = w[i-4] ^ t

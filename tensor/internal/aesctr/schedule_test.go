@@ -13,3 +13,30 @@ func TestRoundKeyWords(t *testing.T) {
 		}
 	}
 }
+
+// TestSub checks the computed S-box against FIPS-197 Figure 7 entries and
+// that it is a permutation.
+func TestSub(t *testing.T) {
+	for x, want := range map[byte]byte{0x00: 0x63, 0x01: 0x7c, 0x53: 0xed, 0x10: 0xca, 0xff: 0x16, 0x80: 0xcd, 0x9a: 0xb8} {
+		if got := sub(x); got != want {
+			t.Errorf("S[%#02x] = %#02x, want %#02x", x, got, want)
+		}
+	}
+	var seen [256]bool
+	for x := range 256 {
+		seen[sub(byte(x))] = true
+	}
+	for y, ok := range seen {
+		if !ok {
+			t.Fatalf("S-box misses %#02x: not a permutation", y)
+		}
+	}
+}
+
+func BenchmarkRoundKeyWords(b *testing.B) {
+	var key [KeySize]byte
+	for b.Loop() {
+		key[0]++
+		RoundKeyWords(&key)
+	}
+}

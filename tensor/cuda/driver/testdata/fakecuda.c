@@ -10,7 +10,12 @@
  *   - device pointers are checked against the live allocations: copies,
  *     memsets and launches that touch memory outside them, and frees of
  *     unknown pointers, fail with CUDA_ERROR_INVALID_VALUE;
- *   - allocations over 1 TiB fail with CUDA_ERROR_OUT_OF_MEMORY.
+ *   - allocations over 1 TiB fail with CUDA_ERROR_OUT_OF_MEMORY, and so does
+ *     any allocation that would take the bytes of the live allocations past
+ *     FAKE_CUDA_MEM_LIMIT (a decimal byte count) when that environment
+ *     variable is set. It is read with getenv at every cuMemAlloc_v2, so a
+ *     test may set and unset it (t.Setenv) after the library is loaded; a
+ *     value that is not a decimal number means no limit.
  *
  * Modules: a "PTX" image loads when it contains ".entry "; otherwise
  * cuModuleLoadDataEx fails with CUDA_ERROR_INVALID_PTX and writes a message
@@ -33,6 +38,7 @@
  *
  * Build: cc -shared -fPIC -o libfakecuda.so fakecuda.c
  */
+#include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -103,10 +109,23 @@ static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static int initialized;
 static struct ctx primary;
 static struct alloc *allocs;
+static size_t live_bytes; /* sum of the sizes of allocs, under mu */
 static struct stream null_stream;
 static __thread struct ctx *current;
 
 static int in_ctx(void) { return current != NULL; }
+
+/* mem_limit returns the device memory limit of FAKE_CUDA_MEM_LIMIT, or
+ * SIZE_MAX when it is unset or not a decimal number. */
+static size_t mem_limit(void) {
+	const char *v = getenv("FAKE_CUDA_MEM_LIMIT");
+	if (v == NULL || *v < '0' || *v > '9') return SIZE_MAX;
+	char *end;
+	errno = 0;
+	unsigned long long n = strtoull(v, &end, 10);
+	if (errno != 0 || *end != '\0' || n > SIZE_MAX) return SIZE_MAX;
+	return (size_t)n;
+}
 
 /* valid_range reports whether [p, p+n) lies inside one live allocation. */
 static int valid_range(CUdeviceptr p, size_t n) {
@@ -303,11 +322,20 @@ CUresult cuMemAlloc_v2(CUdeviceptr *p, size_t n) {
 	if (!in_ctx()) return CUDA_ERROR_INVALID_CONTEXT;
 	if (p == NULL || n == 0) return CUDA_ERROR_INVALID_VALUE;
 	if (n > FAKE_MAX_ALLOC) return CUDA_ERROR_OUT_OF_MEMORY;
+	/* Reserve n bytes under the limit before allocating them. */
+	size_t limit = mem_limit();
+	pthread_mutex_lock(&mu);
+	int fits = n <= limit && live_bytes <= limit - n;
+	if (fits) live_bytes += n;
+	pthread_mutex_unlock(&mu);
+	if (!fits) return CUDA_ERROR_OUT_OF_MEMORY;
 	struct alloc *a = malloc(sizeof *a);
-	if (a == NULL) return CUDA_ERROR_OUT_OF_MEMORY;
-	a->p = malloc(n);
-	if (a->p == NULL) {
+	if (a != NULL) a->p = malloc(n);
+	if (a == NULL || a->p == NULL) {
 		free(a);
+		pthread_mutex_lock(&mu);
+		live_bytes -= n;
+		pthread_mutex_unlock(&mu);
 		return CUDA_ERROR_OUT_OF_MEMORY;
 	}
 	memset(a->p, 0xA5, n); /* fresh device memory is garbage, not zeros */
@@ -328,6 +356,7 @@ CUresult cuMemFree_v2(CUdeviceptr p) {
 		if ((CUdeviceptr)(uintptr_t)(*a)->p == p) {
 			found = *a;
 			*a = found->next;
+			live_bytes -= found->n;
 			break;
 		}
 	}

@@ -7,8 +7,9 @@
  * emulated by EMU_LAUNCH, which runs every (block, thread) pair of the grid
  * one after another on the calling thread, setting blockIdx, threadIdx,
  * blockDim and gridDim before each call. That is a valid schedule for the
- * kernels' contract (no __syncthreads, no shared memory, no warp intrinsics:
- * every thread only reads its inputs and writes its own outputs), so the
+ * kernels' contract (no warp intrinsics; shared memory only for the AES
+ * table each block fills before a barrier; otherwise every thread only reads
+ * its inputs and writes its own outputs), so the
  * emulation checks the per-element logic and the launch indexing, not
  * concurrency, occupancy or speed.
  *
@@ -44,6 +45,12 @@ static COHORT_EMU_THREAD_LOCAL cohort_emu_dim3 blockIdx, blockDim, threadIdx, gr
 #define __forceinline__ inline __attribute__((always_inline))
 #define __constant__
 #define __grid_constant__
+/* Shared memory: one copy per host thread, reused by each emulated block
+ * (the blocks run one after another); a barrier is a no-op, since the
+ * threads of a block run in order and the kernels only fill shared memory
+ * before their first barrier (see cohort_aes_table_load). */
+#define __shared__ static COHORT_EMU_THREAD_LOCAL
+#define __syncthreads() ((void)0)
 #define COHORT_KERNEL_LINKAGE
 
 /* Loads through the read-only data cache. */

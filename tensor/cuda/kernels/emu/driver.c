@@ -74,6 +74,26 @@ EMU_EXPORT void emu_aesctr_expand_sub_u64(uint64_t* dst, uint64_t n, const uint3
 	EMU_LAUNCH(grid, block, cohort_aesctr_expand_sub_u64(dst, n, k, ctr_hi, ctr_lo));
 }
 
+/* Many-key accumulation: keys holds nkeys expanded keys of 44 words each. */
+
+EMU_EXPORT void emu_aesctr_accumulate_u32(uint32_t* dst, uint64_t n, const uint32_t* keys, uint32_t nadd,
+                                          uint32_t nkeys, uint32_t grid, uint32_t block)
+{
+	EMU_LAUNCH(grid, block, cohort_aesctr_accumulate_u32(dst, n, (const cohort_aes128_key*)keys, nadd, nkeys));
+}
+
+EMU_EXPORT void emu_aesctr_accumulate_u64(uint64_t* dst, uint64_t n, const uint32_t* keys, uint32_t nadd,
+                                          uint32_t nkeys, uint32_t grid, uint32_t block)
+{
+	EMU_LAUNCH(grid, block, cohort_aesctr_accumulate_u64(dst, n, (const cohort_aes128_key*)keys, nadd, nkeys));
+}
+
+EMU_EXPORT void emu_aes128_expand_keys(uint32_t* out, const uint8_t* raw, uint32_t nkeys, uint32_t grid,
+                                       uint32_t block)
+{
+	EMU_LAUNCH(grid, block, cohort_aes128_expand_keys((cohort_aes128_key*)out, raw, nkeys));
+}
+
 /* Ring arithmetic. */
 
 EMU_EXPORT void emu_add_u32(uint32_t* dst, const uint32_t* a, const uint32_t* b, uint64_t n, uint32_t grid,
