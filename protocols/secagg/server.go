@@ -6,7 +6,10 @@ import (
 	"crypto/ed25519"
 	"fmt"
 	"maps"
+	"runtime"
 	"slices"
+	"sync"
+	"sync/atomic"
 
 	"github.com/cohort-mpc/cohort/tensor"
 )
@@ -380,54 +383,42 @@ func (s *Server) Finish() (*Result, error) {
 	// masks of each party that received a bundle and sent no input
 	// (excluded ones included: its neighbours masked with it). Survivor v
 	// added the pair's mask if v < u and subtracted it otherwise, so the
-	// server subtracts or adds it back.
-	var add, sub []tensor.Seed
-	defer func() {
-		clear(add)
-		clear(sub)
-	}()
+	// server subtracts or adds it back. The reconstructions and key
+	// agreements are independent: they run on every core.
+	var jobs []unmaskJob
 	for _, u := range s.survivors {
-		seed, err := s.recover(u, shares[u], "self-mask seed")
-		if err != nil {
-			return nil, err
-		}
-		sub = append(sub, tensor.Seed(seed))
-		clear(seed[:])
+		jobs = append(jobs, unmaskJob{party: u, self: true})
 	}
 	for _, u := range slices.Sorted(maps.Keys(s.maskSet)) {
 		if s.inputs[u] {
 			continue
 		}
-		var applied []uint32 // survivors that masked with u
+		j := unmaskJob{party: u}
 		for _, v := range s.maskSet[u] {
 			if s.inputs[v] {
-				applied = append(applied, v)
+				j.applied = append(j.applied, v)
 			}
 		}
-		if len(applied) == 0 {
-			continue
+		if len(j.applied) > 0 {
+			jobs = append(jobs, j)
 		}
-		secret, err := s.recover(u, shares[u], "mask-agreement key")
-		if err != nil {
-			return nil, err
+	}
+	parallel(len(jobs), func(i int) { s.unmaskSeeds(&jobs[i], shares[jobs[i].party]) })
+	var add, sub []tensor.Seed
+	defer func() {
+		clear(add)
+		clear(sub)
+		for i := range jobs {
+			clear(jobs[i].add)
+			clear(jobs[i].sub)
 		}
-		sk, err := ecdh.X25519().NewPrivateKey(secret[:])
-		clear(secret[:])
-		if err != nil || [32]byte(sk.PublicKey().Bytes()) != s.adverts[u].MaskKey {
-			return nil, fmt.Errorf("%w: the shares of party %d's mask-agreement key do not reconstruct its advertised key", ErrBadMessage, u)
+	}()
+	for i := range jobs {
+		if jobs[i].err != nil {
+			return nil, jobs[i].err
 		}
-		for _, v := range applied {
-			seed, err := pairwiseSeed(sk, &s.adverts[v].MaskKey, s.round, u, v)
-			if err != nil {
-				return nil, err
-			}
-			if v < u {
-				sub = append(sub, seed)
-			} else {
-				add = append(add, seed)
-			}
-			clear(seed[:])
-		}
+		add = append(add, jobs[i].add...)
+		sub = append(sub, jobs[i].sub...)
 	}
 	if err := s.acc.AddMasks(add, sub); err != nil {
 		return nil, s.fail("removing the masks", err)
@@ -460,4 +451,77 @@ func (s *Server) recover(u uint32, shares []Share, what string) ([32]byte, error
 		return [32]byte{}, fmt.Errorf("%w: %d shares of party %d's %s, threshold %d", ErrTooFewSurvivors, len(shares), u, what, s.params.T())
 	}
 	return recoverSecret(shares, s.params.T())
+}
+
+// unmaskJob is the work of Finish for one party: the recovery of its
+// self-mask seed (a survivor) or of its mask-agreement key and its pairwise
+// seeds with the survivors that applied them (a party that sent no input).
+type unmaskJob struct {
+	party    uint32
+	self     bool
+	applied  []uint32      // survivors that masked with party
+	add, sub []tensor.Seed // the seeds whose masks Finish adds or subtracts
+	err      error
+}
+
+// unmaskSeeds does job j from the revealed shares of its party.
+func (s *Server) unmaskSeeds(j *unmaskJob, shares []Share) {
+	u := j.party
+	if j.self {
+		seed, err := s.recover(u, shares, "self-mask seed")
+		if err != nil {
+			j.err = err
+			return
+		}
+		j.sub = append(j.sub, tensor.Seed(seed))
+		clear(seed[:])
+		return
+	}
+	secret, err := s.recover(u, shares, "mask-agreement key")
+	if err != nil {
+		j.err = err
+		return
+	}
+	sk, err := ecdh.X25519().NewPrivateKey(secret[:])
+	clear(secret[:])
+	if err != nil || [32]byte(sk.PublicKey().Bytes()) != s.adverts[u].MaskKey {
+		j.err = fmt.Errorf("%w: the shares of party %d's mask-agreement key do not reconstruct its advertised key", ErrBadMessage, u)
+		return
+	}
+	for _, v := range j.applied {
+		seed, err := pairwiseSeed(sk, &s.adverts[v].MaskKey, s.round, u, v)
+		if err != nil {
+			j.err = err
+			return
+		}
+		// v added the pair's mask if v < u and subtracted it otherwise.
+		if v < u {
+			j.sub = append(j.sub, seed)
+		} else {
+			j.add = append(j.add, seed)
+		}
+		clear(seed[:])
+	}
+}
+
+// parallel calls f(0), ..., f(n-1) on up to GOMAXPROCS goroutines and
+// returns when all have returned.
+func parallel(n int, f func(i int)) {
+	workers := min(n, runtime.GOMAXPROCS(0))
+	if workers <= 1 {
+		for i := range n {
+			f(i)
+		}
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
+				f(i)
+			}
+		})
+	}
+	wg.Wait()
 }
