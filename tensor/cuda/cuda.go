@@ -2,25 +2,34 @@
 // to PTX by `make ptx`, embedded in the binary and run through the CUDA
 // driver API (package driver, no cgo).
 //
-// # Version 0
+// # Vectors on the host and on the device
 //
-// This version works on host slices, correctness first: every call
-// allocates device memory, uploads its inputs, launches the kernel,
-// downloads the result and frees the memory, so it pays the host↔device
-// transfers on every call and is slower than the CPU backend for most
-// sizes. Device-resident vectors, which keep the data on the device across
-// calls, come next.
+// The tensor.Backend methods take host slices: every call allocates device
+// memory, uploads its inputs, launches the kernel, downloads the result and
+// frees the memory, so it pays the host↔device transfers each time. Ring
+// (AddU32 ... SumU64), mask (ExpandU32 ... ExpandSubU64), mod-q (ModAdd ...
+// ModMulScalar) and fixed-point (Quantize..., Dequantize...) operations run
+// on the device; the float helpers (WeightedSum, L2Norm, ClipToNorm) run on
+// an embedded CPU backend. Every operation gives the same bits as the CPU
+// backend.
 //
-// Ring (AddU32 ... SumU64), mask (ExpandU32 ... ExpandSubU64) and mod-q
-// (ModAdd ... ModMulScalar) operations run on the device; the mask kernels
-// get the AES key derived as the CPU backend derives it
-// (aesctr.DeriveKey with aesctr.LabelMask), expanded on the host, and
-// counter 0. The fixed-point and float operations run on an embedded CPU
-// backend for now. Every operation gives the same bits as the CPU backend.
+// Accumulators (NewAccumulator, tensor.Accumulator) keep a sum on the
+// device across calls: each input is uploaded once, on the accumulator's
+// stream, overlapping the caller's next work, and a round's mask seeds are
+// expanded on the device and removed in one pass. The SecAgg+ server keeps
+// its sum in one.
 //
-// A driver failure in the middle of an operation (out of device memory, a
-// failed launch or copy) panics: the tensor.Backend methods have no error
-// results.
+// An operation whose device memory cannot be allocated
+// (CUDA_ERROR_OUT_OF_MEMORY) runs on the embedded CPU backend instead, with
+// the same result, and an accumulator the device has no room for is a host
+// one whose Name says so. Any other driver failure in the middle of a
+// tensor.Backend method (a failed launch or copy) panics: those methods have
+// no error results; the accumulators return errors.
+//
+// The mask and quantisation kernels get the AES key derived as the CPU
+// backend derives it (aesctr.DeriveKey with aesctr.LabelMask or
+// LabelRounding) and counter 0; the host expands single keys
+// (aesctr.RoundKeyWords), the device expands an accumulator's batches.
 //
 // # Availability
 //
