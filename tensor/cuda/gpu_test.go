@@ -14,18 +14,7 @@ import (
 // unavailable (no driver, no device, no PTX embedded) unless
 // COHORT_REQUIRE_GPU=1, where that fails it.
 func TestGPUMatchesCPU(t *testing.T) {
-	b, stop, err := New(Config{CPU: tensor.CPUConfig{Workers: 1}})
-	if err != nil {
-		if driver.RequireGPU() {
-			t.Fatalf("GPU required: %v", err)
-		}
-		t.Skipf("no GPU: %v", err)
-	}
-	defer func() {
-		if err := stop(); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-	}()
+	b := newGPU(t, tensor.CPUConfig{Workers: 1})
 	t.Logf("backend %s", b.Name())
 	compareWithCPU(t, b)
 }
@@ -36,18 +25,7 @@ func TestGPUMatchesCPU(t *testing.T) {
 // ExpandAddU32, QuantizeF32U32) and a 64-bit accumulator with inputs and
 // masks. It needs about 20 GiB of host memory and 9 GiB of device memory.
 func TestGPULarge(t *testing.T) {
-	g, stop, err := New(Config{})
-	if err != nil {
-		if driver.RequireGPU() {
-			t.Fatalf("GPU required: %v", err)
-		}
-		t.Skipf("no GPU: %v", err)
-	}
-	defer func() {
-		if err := stop(); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-	}()
+	g := newGPU(t, tensor.CPUConfig{})
 	cpu, cpuStop, err := tensor.NewCPU(tensor.CPUConfig{})
 	if err != nil {
 		t.Fatal(err)
@@ -140,4 +118,25 @@ func firstDiff[T comparable](a, b []T) int {
 		}
 	}
 	return -1
+}
+
+// newGPU returns a backend on device 0 of the real driver with the embedded
+// PTX, its CPU half configured by cpu, shut down when t ends. It skips t
+// where CUDA is unavailable, unless COHORT_REQUIRE_GPU=1, where that fails
+// it.
+func newGPU(t *testing.T, cpu tensor.CPUConfig) *Backend {
+	t.Helper()
+	b, stop, err := New(Config{CPU: cpu})
+	if err != nil {
+		if driver.RequireGPU() {
+			t.Fatalf("GPU required: %v", err)
+		}
+		t.Skipf("no GPU: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := stop(); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+	})
+	return b
 }

@@ -157,18 +157,7 @@ func TestFakeCheckWords(t *testing.T) {
 // TestGPUMeasure runs Measure on device 0 at a small size and logs the
 // figures. It skips where CUDA is unavailable unless COHORT_REQUIRE_GPU=1.
 func TestGPUMeasure(t *testing.T) {
-	b, stop, err := New(Config{CPU: tensor.CPUConfig{Workers: 1}})
-	if err != nil {
-		if driver.RequireGPU() {
-			t.Fatalf("GPU required: %v", err)
-		}
-		t.Skipf("no GPU: %v", err)
-	}
-	defer func() {
-		if err := stop(); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-	}()
+	b := newGPU(t, tensor.CPUConfig{Workers: 1})
 	const words = 1 << 22
 	ms, err := b.Measure(context.Background(), MeasureConfig{Words: words, Reps: 5})
 	if err != nil {

@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/cohort-mpc/cohort/tensor"
-	"github.com/cohort-mpc/cohort/tensor/cuda/driver"
 )
 
 // newFakeAt returns a backend on the fake driver built at lib, with
@@ -115,18 +114,7 @@ func TestFakeQuant(t *testing.T) {
 // driver with the embedded PTX. It skips where CUDA is unavailable unless
 // COHORT_REQUIRE_GPU=1, where that fails it.
 func TestGPUQuant(t *testing.T) {
-	g, stop, err := New(Config{CPU: tensor.CPUConfig{Workers: 1}})
-	if err != nil {
-		if driver.RequireGPU() {
-			t.Fatalf("GPU required: %v", err)
-		}
-		t.Skipf("no GPU: %v", err)
-	}
-	defer func() {
-		if err := stop(); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-	}()
+	g := newGPU(t, tensor.CPUConfig{Workers: 1})
 	t.Logf("backend %s", g.Name())
 	cpu := genericCPU(t)
 	t.Run("Quantize", func(t *testing.T) { testQuantize(t, g, cpu) })
