@@ -33,6 +33,11 @@ type Config struct {
 	Listen string `toml:"listen"`
 	// Metrics, if set, serves Prometheus metrics at this address.
 	Metrics string `toml:"metrics"`
+	// Backend is the tensor backend cohort node start computes on:
+	// "cuda", "cpu", or "auto" (CUDA where it can be used, else the CPU);
+	// empty means auto. Its --backend overrides it. Start itself does not
+	// read it: it uses Options.Backend.
+	Backend string `toml:"backend"`
 	// Peers are the did:keys of the nodes allowed to connect.
 	Peers []string `toml:"peers"`
 	// Researchers are the did:keys allowed to submit jobs here.
@@ -85,6 +90,11 @@ func ParseConfig(b []byte) (*Config, error) {
 		if err := checkAddr(a.addr); err != nil {
 			return nil, fmt.Errorf("%w: %s = %q: %v", ErrConfig, a.key, a.addr, err)
 		}
+	}
+	switch c.Backend {
+	case "", "auto", "cpu", "cuda":
+	default:
+		return nil, fmt.Errorf("%w: backend = %q: want \"cuda\", \"cpu\" or \"auto\"", ErrConfig, c.Backend)
 	}
 	for _, l := range []struct {
 		key  string
@@ -235,6 +245,11 @@ listen = "127.0.0.1:7400"
 
 # Prometheus metrics ("" for none), e.g. "127.0.0.1:9400".
 metrics = ""
+
+# The tensor backend: "cuda" (fail to start where CUDA cannot be used),
+# "cpu", or "auto" (CUDA where it can be used, else the CPU). cohort node
+# start --backend overrides it.
+backend = "auto"
 
 # The did:keys of the nodes allowed to connect here.
 peers = []

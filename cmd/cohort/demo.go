@@ -109,6 +109,7 @@ func demoCommand() *cli.Command {
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "out", Value: "cohort-demo", Usage: "folder for the job file, model, plot, result and node folders"},
 			&cli.IntFlag{Name: "rounds", Value: demoRounds, Usage: "training rounds"},
+			backendFlag("auto", "the four nodes share it"),
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 0 {
@@ -118,7 +119,10 @@ func demoCommand() *cli.Command {
 			if rounds < 1 || rounds > 1000 {
 				return usageError{fmt.Sprintf("demo: --rounds %d: want 1 to 1000", rounds)}
 			}
-			if err := runDemo(c.Context, c.App.Writer, c.String("out"), rounds); err != nil {
+			if err := checkBackend(c.String("backend")); err != nil {
+				return usageError{"demo: " + err.Error()}
+			}
+			if err := runDemo(c.Context, c.App.Writer, c.String("out"), rounds, c.String("backend")); err != nil {
 				return fmt.Errorf("demo: %w", err)
 			}
 			return nil
@@ -150,8 +154,9 @@ type demoNetwork struct {
 	logs    []*os.File
 }
 
-// runDemo runs the demo and writes its files to dir.
-func runDemo(ctx context.Context, w io.Writer, dir string, rounds int) error {
+// runDemo runs the demo on the tensor backend that kind (a --backend
+// value) names and writes its files to dir.
+func runDemo(ctx context.Context, w io.Writer, dir string, rounds int, kind string) error {
 	start := time.Now()
 	jobFile := demoJobFile(rounds)
 	job, err := engine.ParseJob(bytes.NewReader(jobFile))
@@ -180,11 +185,17 @@ func runDemo(ctx context.Context, w io.Writer, dir string, rounds int) error {
 	if err := identity.SaveKey(keyPath, researcher); err != nil {
 		return err
 	}
-	backend, shutdown, err := tensor.NewCPU(tensor.CPUConfig{})
+	backend, shutdown, note, err := openBackend(kind)
 	if err != nil {
 		return err
 	}
+	// The backend is shut down last: the deferred nodes.shutdown runs
+	// first.
 	defer shutdown()
+	backendLine := backend.Name()
+	if note != "" {
+		backendLine += " (" + note + ")"
+	}
 
 	nodes := &demoNetwork{}
 	defer nodes.shutdown()
@@ -204,6 +215,7 @@ func runDemo(ctx context.Context, w io.Writer, dir string, rounds int) error {
 			job.RecordDP.Epsilon, job.RecordDP.Delta, job.RecordDP.Clip, demoEpsilonCap)},
 		{"network", fmt.Sprintf("%d nodes in this process (an aggregator and %d hospitals), gRPC with mutual TLS on %s",
 			1+len(nodes.hospitals), len(nodes.hospitals), nodes.aggAddr)},
+		{"backend", backendLine},
 	})
 	fmt.Fprintln(w)
 

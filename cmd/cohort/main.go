@@ -7,12 +7,16 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/cohort-mpc/cohort/tensor"
+	"github.com/cohort-mpc/cohort/tensor/cuda"
 )
 
 func main() {
@@ -119,4 +123,64 @@ func flagsFirst(cmds []*cli.Command, args []string) []string {
 	}
 	out := append([]string{}, args[:depth]...)
 	return append(append(out, flags...), positional...)
+}
+
+// backendUsage says what the --backend values do.
+const backendUsage = "tensor backend: cuda (fails where CUDA cannot be used), cpu, or auto (CUDA where it can be used, else the CPU)"
+
+// backendFlag is the --backend flag of the commands that run tensor
+// kernels, with default value def (a --backend value, or "" where the
+// command finds its default elsewhere). more, if not empty, is added to
+// its usage.
+func backendFlag(def, more string) *cli.StringFlag {
+	usage := backendUsage
+	if more != "" {
+		usage += "; " + more
+	}
+	return &cli.StringFlag{Name: "backend", Value: def, Usage: usage}
+}
+
+// fallbackPrefix begins cuda.Select's note when auto falls back to the CPU.
+const fallbackPrefix = "CUDA unavailable, using the CPU backend"
+
+// checkBackend returns a usage error unless kind is a --backend value.
+func checkBackend(kind string) error {
+	switch kind {
+	case "cuda", "cpu", "auto":
+		return nil
+	}
+	return usageError{fmt.Sprintf("--backend %q: want cuda, cpu or auto", kind)}
+}
+
+// selectBackend returns the tensor backend that kind (a --backend value)
+// names, on every core, and the function that shuts it down, to be called
+// once everything that uses the backend has stopped. It logs at Info why
+// auto fell back to the CPU, if it did, and the backend's name.
+func selectBackend(kind string, log *slog.Logger) (tensor.Backend, func(), error) {
+	b, shutdown, note, err := openBackend(kind)
+	if err != nil {
+		return nil, nil, err
+	}
+	if note != "" {
+		reason, ok := strings.CutPrefix(note, fallbackPrefix+": ")
+		if !ok {
+			reason = note
+		}
+		log.Info(fallbackPrefix, "reason", reason)
+	}
+	log.Info("tensor backend", "backend", b.Name())
+	return b, shutdown, nil
+}
+
+// openBackend is selectBackend without the logging: note, if not empty,
+// says why auto fell back to the CPU.
+func openBackend(kind string) (b tensor.Backend, shutdown func(), note string, err error) {
+	if err := checkBackend(kind); err != nil {
+		return nil, nil, "", err
+	}
+	b, shutdown, note, err = cuda.Select(kind, tensor.CPUConfig{})
+	if err != nil {
+		return nil, nil, "", fmt.Errorf("--backend %s: %w", kind, err)
+	}
+	return b, shutdown, note, nil
 }

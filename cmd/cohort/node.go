@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -57,11 +58,14 @@ func nodeCommand() *cli.Command {
 					"and its researchers' jobs over gRPC with mutual TLS); if it lists aggregators, it dials\n" +
 					"each and works for it on its registered datasets, deciding proposals by its policy. It\n" +
 					"logs to stderr and writes its gRPC address to DIR/node.addr. SIGTERM or SIGINT stops it\n" +
-					"gracefully: a running round is abandoned and the job resumes when the node restarts.",
+					"gracefully: a running round is abandoned and the job resumes when the node restarts;\n" +
+					"the tensor backend is released last, once the node has stopped. --backend overrides\n" +
+					"the config's backend.",
 				Flags: []cli.Flag{
 					&cli.StringFlag{Name: "dir", Usage: "the node folder (cohort node init)", Required: true},
 					&cli.StringFlag{Name: "log-format", Value: "text", Usage: "text or json"},
 					&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error"},
+					backendFlag("", "default: node.toml's backend, else auto"),
 					&cli.StringFlag{Name: "insecure-seed", Hidden: true, Usage: "64 hex digits fixing the node's randomness (tests only)"},
 				},
 				Action: func(c *cli.Context) error { return nodeStart(c) },
@@ -85,7 +89,19 @@ func nodeStart(c *cli.Context) error {
 	default:
 		return fmt.Errorf("--log-format %q: want text or json", c.String("log-format"))
 	}
-	opt := node.Options{Log: slog.New(h)}
+	log := slog.New(h)
+	kind := c.String("backend")
+	if !c.IsSet("backend") {
+		cfg, err := node.LoadConfig(c.String("dir"))
+		if err != nil {
+			return err
+		}
+		kind = cmp.Or(cfg.Backend, "auto")
+	}
+	if err := checkBackend(kind); err != nil {
+		return err
+	}
+	opt := node.Options{Log: log}
 	if s := c.String("insecure-seed"); s != "" {
 		b, err := hex.DecodeString(s)
 		if err != nil || len(b) != 32 {
@@ -95,14 +111,22 @@ func nodeStart(c *cli.Context) error {
 	}
 	ctx, stop := signal.NotifyContext(c.Context, syscall.SIGTERM, os.Interrupt)
 	defer stop()
+	// The backend is shut down after the node: this defer runs after
+	// n.Shutdown has returned, or after a failed Start has undone itself.
+	backend, shutdown, err := selectBackend(kind, log)
+	if err != nil {
+		return err
+	}
+	defer shutdown()
+	opt.Backend = backend
 	n, err := node.Start(ctx, c.String("dir"), opt)
 	if err != nil {
 		return err
 	}
 	if n.Addr() != "" {
-		fmt.Fprintf(c.App.Writer, "node %s listening on %s\n", n.DID(), n.Addr())
+		fmt.Fprintf(c.App.Writer, "node %s listening on %s, tensor backend %s\n", n.DID(), n.Addr(), backend.Name())
 	} else {
-		fmt.Fprintf(c.App.Writer, "node %s running\n", n.DID())
+		fmt.Fprintf(c.App.Writer, "node %s running, tensor backend %s\n", n.DID(), backend.Name())
 	}
 	<-ctx.Done()
 	fmt.Fprintln(c.App.Writer, "stopping")

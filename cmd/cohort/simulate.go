@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"os"
 	"path/filepath"
@@ -24,7 +25,6 @@ import (
 	"github.com/cohort-mpc/cohort/identity"
 	"github.com/cohort-mpc/cohort/ledger"
 	"github.com/cohort-mpc/cohort/node"
-	"github.com/cohort-mpc/cohort/tensor"
 	"github.com/urfave/cli/v2"
 )
 
@@ -43,6 +43,7 @@ func simulateCommand() *cli.Command {
 			&cli.Uint64Flag{Name: "seed", Value: 1, Usage: "fixes the partition, the sites' keys and all randomness"},
 			&cli.StringFlag{Name: "state", Usage: "keep the aggregator's job state in a Pebble store in this folder"},
 			&cli.BoolFlag{Name: "json", Usage: "print one JSON object per round and a summary object instead of the table"},
+			backendFlag("auto", "the backend chosen is logged to stderr"),
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
@@ -57,12 +58,16 @@ func simulateCommand() *cli.Command {
 			if err := checkPartition(c.String("partition")); err != nil {
 				return usageError{"simulate: " + err.Error()}
 			}
+			if err := checkBackend(c.String("backend")); err != nil {
+				return usageError{"simulate: " + err.Error()}
+			}
 			path := c.Args().First()
 			jobFile, err := os.ReadFile(path)
 			if err != nil {
 				return fmt.Errorf("simulate: reading the job: %w", err)
 			}
-			backend, shutdown, err := tensor.NewCPU(tensor.CPUConfig{})
+			// The backend is shut down after the simulation has returned.
+			backend, shutdown, err := selectBackend(c.String("backend"), slog.New(slog.NewTextHandler(c.App.ErrWriter, nil)))
 			if err != nil {
 				return fmt.Errorf("simulate: %w", err)
 			}
