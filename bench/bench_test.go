@@ -3,13 +3,16 @@ package bench
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/cohort-mpc/cohort/protocols/secagg"
 	"github.com/cohort-mpc/cohort/tensor"
 	"github.com/cohort-mpc/cohort/tensor/cuda"
 )
@@ -317,5 +320,206 @@ func TestTensorCUDARows(t *testing.T) {
 	}
 	if r := rows["backend/driver"]; !strings.Contains(r.Note, g.Name()) || !strings.Contains(r.Note, "supports CUDA") {
 		t.Errorf("backend row %+v does not name the device and the driver version", r)
+	}
+}
+
+// secaggRows runs the secagg suite body on gpu (nil: the CPU server alone)
+// and returns its rows by case/metric, in order.
+func secaggRows(t *testing.T, opt Options, gpu *cuda.Backend) (map[string]Result, []string) {
+	t.Helper()
+	rows := map[string]Result{}
+	var order []string
+	err := runSecAggOn(context.Background(), opt, gpu, "", func(r Result) {
+		key := r.Case + "/" + r.Metric
+		if _, dup := rows[key]; dup {
+			t.Errorf("row %s twice", key)
+		}
+		if r.Suite != "secagg" || r.Note == "" || r.Unit == "" {
+			t.Errorf("incomplete row %+v", r)
+		}
+		rows[key] = r
+		order = append(order, key)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rows, order
+}
+
+// secaggCPURows are the rows of the CPU server, in order, of any run.
+var secaggCPURows = []string{
+	"backend/workers", "client-total/time", "client-mask/time",
+	"server-total/time", "server-collection/time", "server-after-last-input/time", "server-unmask/time",
+}
+
+// checkServerRows checks the relations between one server's rows: Finish
+// is part of the work after the last input, which with the collection is
+// part of its total.
+func checkServerRows(t *testing.T, rows map[string]Result, prefix string) {
+	t.Helper()
+	total, collect := rows[prefix+"server-total/time"].Value, rows[prefix+"server-collection/time"].Value
+	after, unmask := rows[prefix+"server-after-last-input/time"].Value, rows[prefix+"server-unmask/time"].Value
+	if !(unmask > 0 && collect > 0 && unmask <= after && after+collect <= total) {
+		t.Errorf("%sserver: total %v, collection %v, after last input %v, unmask %v; want 0 < unmask <= after, after+collection <= total",
+			prefix, total, collect, after, unmask)
+	}
+	if r := rows[prefix+"server-unmask/time"]; r.Limit <= 0 || r.Ratio != r.Value/r.Limit {
+		t.Errorf("%sserver-unmask has no limit: %+v", prefix, r)
+	}
+}
+
+// TestSecAggCPURows checks the rows of --backend cpu: the cases of the CPU
+// server and no CUDA row.
+func TestSecAggCPURows(t *testing.T) {
+	opt := Options{Quick: true, Reps: 1, Backend: "cpu", Params: 2000, SecAgg: SecAggOptions{Clients: 12, Dropout: 0.2, K: 6, T: 4}}
+	s, _ := Lookup("secagg")
+	rows := map[string]Result{}
+	var order []string
+	if err := s.Run(context.Background(), opt, func(r Result) {
+		rows[r.Case+"/"+r.Metric] = r
+		order = append(order, r.Case+"/"+r.Metric)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	want := append(slices.Clone(secaggCPURows), "upload/bytes-per-param", "download/bytes-per-param")
+	if !slices.Equal(order, want) {
+		t.Errorf("rows %v, want %v", order, want)
+	}
+	if r := rows["backend/workers"]; strings.Contains(r.Note, "CUDA") || strings.Contains(r.Note, "cuda") {
+		t.Errorf("--backend cpu: backend row %+v mentions CUDA", r)
+	}
+	checkServerRows(t, rows, "")
+}
+
+// TestSecAggCUDARows runs a round with a second server on the CUDA backend
+// over the fake driver: its rows exist, its uploads are counted, and its
+// result equals the CPU server's (runSecAggOn fails otherwise).
+func TestSecAggCUDARows(t *testing.T) {
+	lib := fakeKernels(t)
+	g, stop, err := cuda.New(cuda.Config{Library: lib, CPU: tensor.CPUConfig{Workers: 1}})
+	if err != nil {
+		t.Fatalf("cuda.New on the fake driver: %v", err)
+	}
+	defer func() {
+		if err := stop(); err != nil {
+			t.Error(err)
+		}
+	}()
+	const clients, dim = 12, 2000
+	opt := Options{Quick: true, Reps: 1, Params: dim, SecAgg: SecAggOptions{Clients: clients, Dropout: 0.2, K: 6, T: 4}}
+	rows, order := secaggRows(t, opt, g)
+	want := append(slices.Clone(secaggCPURows),
+		"cuda/server-total/time", "cuda/server-collection/time",
+		"cuda/server-upload/bytes", "cuda/server-upload/time", "cuda/server-upload/throughput",
+		"cuda/server-after-last-input/time", "cuda/server-unmask/time", "cuda/speedup/unmask-speedup", "cuda/speedup/after-last-input-speedup",
+		"upload/bytes-per-param", "download/bytes-per-param")
+	if !slices.Equal(order, want) {
+		t.Errorf("rows %v, want %v", order, want)
+	}
+	checkServerRows(t, rows, "")
+	checkServerRows(t, rows, "cuda/")
+	if r := rows["backend/workers"]; !strings.Contains(r.Note, g.Name()) {
+		t.Errorf("backend row %+v does not name the CUDA backend %q", r, g.Name())
+	}
+	if r := rows["cuda/server-total/time"]; !strings.Contains(r.Note, g.Name()) {
+		t.Errorf("cuda/server-total %+v does not name the CUDA accumulator", r)
+	}
+	// 20% of 12 drop: 10 inputs of 2000 words reach the device.
+	survivors := clients - 2
+	upBytes := rows["cuda/server-upload/bytes"]
+	if upBytes.Value != float64(survivors*dim*4) || !strings.Contains(upBytes.Note, fmt.Sprintf("the %d masked inputs", survivors)) {
+		t.Errorf("upload bytes row %+v, want %d bytes of %d inputs", upBytes, survivors*dim*4, survivors)
+	}
+	upTime, upRate := rows["cuda/server-upload/time"].Value, rows["cuda/server-upload/throughput"].Value
+	// The fake's events are 0.5 ms apart: each upload takes 0.5 ms.
+	if math.Abs(upTime-float64(survivors)*0.5e-3) > 1e-12 || math.Abs(upRate-upBytes.Value/upTime) > 1e-9*upRate {
+		t.Errorf("upload time %v s and throughput %v B/s, want %v s (0.5 ms an input) and bytes/time = %v",
+			upTime, upRate, float64(survivors)*0.5e-3, upBytes.Value/upTime)
+	}
+	sp := rows["cuda/speedup/unmask-speedup"]
+	if want := rows["server-unmask/time"].Value / rows["cuda/server-unmask/time"].Value; sp.Value != want ||
+		sp.Unit != "x" || !strings.Contains(sp.Note, ">= 4 x") {
+		t.Errorf("unmask speedup row %+v, want %v x with the issue 9 target", sp, want)
+	}
+	sp = rows["cuda/speedup/after-last-input-speedup"]
+	if want := rows["server-after-last-input/time"].Value / rows["cuda/server-after-last-input/time"].Value; sp.Value != want || sp.Unit != "x" {
+		t.Errorf("after-last-input speedup row %+v, want %v x", sp, want)
+	}
+}
+
+// TestSecAggBackendKinds: --backend cuda without CUDA fails with the reason,
+// auto falls back to the CPU server alone and says why.
+func TestSecAggBackendKinds(t *testing.T) {
+	g, stop, newErr := cuda.New(cuda.Config{CPU: tensor.CPUConfig{Workers: 1}})
+	if newErr == nil {
+		if err := stop(); err != nil {
+			t.Fatal(err)
+		}
+		t.Skipf("CUDA is available (%s): the fallback cannot be tested here", g.Name())
+	}
+	s, _ := Lookup("secagg")
+	opt := Options{Quick: true, Reps: 1, Backend: "cuda", Params: 100, SecAgg: SecAggOptions{Clients: 5, K: 4, T: 3}}
+	if err := s.Run(context.Background(), opt, func(Result) {}); err == nil || !strings.Contains(err.Error(), newErr.Error()) {
+		t.Errorf("--backend cuda without CUDA: %v, want an error with the reason %q", err, newErr)
+	}
+	opt.Backend = "auto"
+	var backend Result
+	cudaRows := 0
+	if err := s.Run(context.Background(), opt, func(r Result) {
+		if r.Case == "backend" {
+			backend = r
+		}
+		if strings.HasPrefix(r.Case, "cuda/") {
+			cudaRows++
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if want := "CUDA unavailable, using the CPU backend: " + newErr.Error(); !strings.Contains(backend.Note, want) || cudaRows != 0 {
+		t.Errorf("--backend auto without CUDA: backend row %+v and %d cuda rows, want the note %q and none", backend, cudaRows, want)
+	}
+}
+
+// TestSecAggServersDiffer checks the comparisons of the two servers: equal
+// outputs pass, and any difference is an ErrServersDiffer naming it.
+func TestSecAggServersDiffer(t *testing.T) {
+	if err := sameBytes("KeyList", "CPU", "CUDA", []byte{1, 2, 3}, []byte{1, 2, 3}); err != nil {
+		t.Errorf("same bytes: %v", err)
+	}
+	for _, b := range [][]byte{{1, 2, 4}, {1, 2}, {1, 2, 3, 0}, nil} {
+		err := sameBytes("KeyList", "CPU", "CUDA", []byte{1, 2, 3}, b)
+		if !errors.Is(err, ErrServersDiffer) || !strings.Contains(err.Error(), "KeyList") {
+			t.Errorf("sameBytes(1 2 3, %v) = %v, want ErrServersDiffer naming the message", b, err)
+		}
+	}
+	if err := sameBytes("KeyList", "CPU", "CUDA", []byte{1, 2, 3}, []byte{1, 2, 4}); err == nil || !strings.Contains(err.Error(), "at byte 2") {
+		t.Errorf("sameBytes at byte 2: %v", err)
+	}
+
+	base := func() *secagg.Result {
+		return &secagg.Result{Sum32: []uint32{1, 2, 3}, Contributors: []uint32{0, 2},
+			Misbehaved: []*secagg.PartyError{{Party: 1, Step: "ShareKeys", Err: errors.New("bad")}}}
+	}
+	if err := sameResult("CPU", "CUDA", base(), base()); err != nil {
+		t.Errorf("equal results: %v", err)
+	}
+	for name, change := range map[string]func(r *secagg.Result){
+		"word":        func(r *secagg.Result) { r.Sum32[2] ^= 1 << 31 },
+		"length":      func(r *secagg.Result) { r.Sum32 = r.Sum32[:2] },
+		"ring":        func(r *secagg.Result) { r.Sum32, r.Sum64 = nil, []uint64{1, 2, 3} },
+		"contributor": func(r *secagg.Result) { r.Contributors[1] = 3 },
+		"misbehaved":  func(r *secagg.Result) { r.Misbehaved = nil },
+		"error":       func(r *secagg.Result) { r.Misbehaved[0].Party = 2 },
+	} {
+		r := base()
+		change(r)
+		if err := sameResult("CPU", "CUDA", base(), r); !errors.Is(err, ErrServersDiffer) {
+			t.Errorf("%s differs: %v, want ErrServersDiffer", name, err)
+		}
+	}
+	r := base()
+	r.Sum32[1] = 7
+	if err := sameResult("CPU", "CUDA", base(), r); err == nil || !strings.Contains(err.Error(), "word 1 of the sum is 0x2 and 0x7") {
+		t.Errorf("word 1 differs: %v", err)
 	}
 }
