@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -15,6 +13,7 @@ import (
 	"github.com/cohort-mpc/cohort/protocols/secagg"
 	"github.com/cohort-mpc/cohort/tensor"
 	"github.com/cohort-mpc/cohort/tensor/cuda"
+	"github.com/cohort-mpc/cohort/tensor/cuda/cudatest"
 )
 
 func TestLookup(t *testing.T) {
@@ -217,21 +216,22 @@ func TestTensorBackendKinds(t *testing.T) {
 	}
 }
 
-// fakeKernels builds the fake libcuda of tensor/cuda that runs the real
-// kernels on the CPU, and returns its path.
-func fakeKernels(t *testing.T) string {
+// fakeCUDA returns a CUDA backend on the fake libcuda
+// (cudatest.FakeLibrary: the real kernels run on the CPU), shut down when t
+// ends, and the library's path.
+func fakeCUDA(t *testing.T) (*cuda.Backend, string) {
 	t.Helper()
-	cc, err := exec.LookPath("cc")
+	lib := cudatest.FakeLibrary(t)
+	g, stop, err := cuda.New(cuda.Config{Library: lib, CPU: tensor.CPUConfig{Workers: 1}})
 	if err != nil {
-		t.Skipf("no C compiler to build the fake libcuda: %v", err)
+		t.Fatalf("cuda.New on the fake driver: %v", err)
 	}
-	lib := filepath.Join(t.TempDir(), "libfakekernels.so")
-	args := []string{"-O2", "-std=c11", "-ffp-contract=off", "-shared", "-fPIC", "-Wl,-Bsymbolic", "-o", lib,
-		filepath.Join("..", "tensor", "cuda", "testdata", "fakekernels.c")}
-	if out, err := exec.Command(cc, args...).CombinedOutput(); err != nil {
-		t.Fatalf("%s %s: %v\n%s", cc, strings.Join(args, " "), err, out)
-	}
-	return lib
+	t.Cleanup(func() {
+		if err := stop(); err != nil {
+			t.Error(err)
+		}
+	})
+	return g, lib
 }
 
 // TestTensorCUDARows runs the device half of the suite on the fake driver
@@ -239,19 +239,10 @@ func fakeKernels(t *testing.T) string {
 // same run, keystream rows for the AES kernels, and the host path against
 // the host-to-device copy.
 func TestTensorCUDARows(t *testing.T) {
-	lib := fakeKernels(t)
-	g, stop, err := cuda.New(cuda.Config{Library: lib, CPU: tensor.CPUConfig{Workers: 1}})
-	if err != nil {
-		t.Fatalf("cuda.New on the fake driver: %v", err)
-	}
-	defer func() {
-		if err := stop(); err != nil {
-			t.Error(err)
-		}
-	}()
+	g, lib := fakeCUDA(t)
 	rows := map[string]Result{}
 	var order []string
-	err = runTensorCUDA(context.Background(), Options{Quick: true, Reps: 1}, g, lib, func(r Result) {
+	err := runTensorCUDA(context.Background(), Options{Quick: true, Reps: 1}, g, lib, func(r Result) {
 		key := r.Case + "/" + r.Metric
 		if _, dup := rows[key]; dup {
 			t.Errorf("row %s twice", key)
@@ -395,16 +386,7 @@ func TestSecAggCPURows(t *testing.T) {
 // over the fake driver: its rows exist, its uploads are counted, and its
 // result equals the CPU server's (runSecAggOn fails otherwise).
 func TestSecAggCUDARows(t *testing.T) {
-	lib := fakeKernels(t)
-	g, stop, err := cuda.New(cuda.Config{Library: lib, CPU: tensor.CPUConfig{Workers: 1}})
-	if err != nil {
-		t.Fatalf("cuda.New on the fake driver: %v", err)
-	}
-	defer func() {
-		if err := stop(); err != nil {
-			t.Error(err)
-		}
-	}()
+	g, _ := fakeCUDA(t)
 	const clients, dim = 12, 2000
 	opt := Options{Quick: true, Reps: 1, Params: dim, SecAgg: SecAggOptions{Clients: clients, Dropout: 0.2, K: 6, T: 4}}
 	rows, order := secaggRows(t, opt, g)

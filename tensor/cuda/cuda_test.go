@@ -140,7 +140,15 @@ func TestMain(m *testing.M) {
 func newFake(t *testing.T) *Backend {
 	t.Helper()
 	// The embedded PTX: the fake checks that it declares every kernel.
-	b, stop, err := New(Config{Library: fakeLibrary(t), CPU: tensor.CPUConfig{Workers: 1}})
+	return newFakeWith(t, Config{Library: fakeLibrary(t)})
+}
+
+// newFakeWith returns a backend made with cfg (a CPU half of one worker),
+// shut down when t ends.
+func newFakeWith(t *testing.T, cfg Config) *Backend {
+	t.Helper()
+	cfg.CPU = tensor.CPUConfig{Workers: 1}
+	b, stop, err := New(cfg)
 	if err != nil {
 		t.Fatalf("New on the fake driver: %v", err)
 	}

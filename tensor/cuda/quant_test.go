@@ -15,16 +15,7 @@ import (
 // tests do not depend on the embedded PTX being regenerated).
 func newFakeAt(t *testing.T, lib string) *Backend {
 	t.Helper()
-	b, stop, err := New(Config{Library: lib, PTX: placeholderPTX(), CPU: tensor.CPUConfig{Workers: 1}})
-	if err != nil {
-		t.Fatalf("New on the fake driver: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := stop(); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-	})
-	return b
+	return newFakeWith(t, Config{Library: lib, PTX: placeholderPTX()})
 }
 
 // genericCPU returns the reference CPU backend.
