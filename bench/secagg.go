@@ -94,18 +94,13 @@ type roundStats struct {
 }
 
 func runSecAgg(ctx context.Context, opt Options, emit func(Result)) error {
-	kind, note := opt.backend(), ""
-	var gpu *cuda.Backend
-	if kind != "cpu" {
-		b, stop, n, err := cuda.Select(kind, tensor.CPUConfig{Workers: opt.Workers})
-		if err != nil {
-			return fmt.Errorf("--backend %s: %w", kind, err)
-		}
-		defer stop()
-		gpu, _ = b.(*cuda.Backend)
-		note = n
+	kind := opt.backend()
+	gpu, stop, fallback, err := cuda.Choose(kind, tensor.CPUConfig{Workers: opt.Workers})
+	if err != nil {
+		return fmt.Errorf("--backend %s: %w", kind, err)
 	}
-	return runSecAggOn(ctx, opt, gpu, note, emit)
+	defer stop()
+	return runSecAggOn(ctx, opt, gpu, fallbackNote(fallback), emit)
 }
 
 // runSecAggOn runs the suite: the clients and one server on the CPU backend

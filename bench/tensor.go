@@ -49,20 +49,25 @@ func emitResult(emit func(Result), name string, n int, metric string, value floa
 // with auto, the device kernels where CUDA can be used and otherwise the CPU
 // cases, with the reason CUDA is not used in the note of the backend row.
 func runTensor(ctx context.Context, opt Options, emit func(Result)) error {
-	kind, note := opt.backend(), ""
-	if kind != "cpu" {
-		b, stop, n, err := cuda.Select(kind, tensor.CPUConfig{Workers: 1})
-		if err != nil {
-			return fmt.Errorf("--backend %s: %w", kind, err)
-		}
-		if g, ok := b.(*cuda.Backend); ok {
-			defer stop()
-			return runTensorCUDA(ctx, opt, g, driver.DefaultLibrary, emit)
-		}
-		stop()
-		note = n
+	kind := opt.backend()
+	g, stop, fallback, err := cuda.Choose(kind, tensor.CPUConfig{Workers: 1})
+	if err != nil {
+		return fmt.Errorf("--backend %s: %w", kind, err)
 	}
-	return runTensorCPU(ctx, opt, note, emit)
+	defer stop()
+	if g != nil {
+		return runTensorCUDA(ctx, opt, g, driver.DefaultLibrary, emit)
+	}
+	return runTensorCPU(ctx, opt, fallbackNote(fallback), emit)
+}
+
+// fallbackNote is the note of a run that fell back to the CPU because of
+// err ("" for none).
+func fallbackNote(err error) string {
+	if err == nil {
+		return ""
+	}
+	return cuda.Fallback + ": " + err.Error()
 }
 
 // runTensorCPU runs the CPU cases; note, when not empty, is added to the

@@ -35,6 +35,7 @@ import (
 	"github.com/cohort-mpc/cohort/ledger/anchor"
 	"github.com/cohort-mpc/cohort/node"
 	"github.com/cohort-mpc/cohort/tensor"
+	"github.com/cohort-mpc/cohort/tensor/cuda"
 )
 
 // demoJob is the job the demo runs, as a researcher would write it. The
@@ -185,7 +186,7 @@ func runDemo(ctx context.Context, w io.Writer, dir string, rounds int, kind stri
 	if err := identity.SaveKey(keyPath, researcher); err != nil {
 		return err
 	}
-	backend, shutdown, note, err := openBackend(kind)
+	backend, shutdown, fallback, err := openBackend(kind)
 	if err != nil {
 		return err
 	}
@@ -193,8 +194,8 @@ func runDemo(ctx context.Context, w io.Writer, dir string, rounds int, kind stri
 	// first.
 	defer shutdown()
 	backendLine := backend.Name()
-	if note != "" {
-		backendLine += " (" + note + ")"
+	if fallback != nil {
+		backendLine += " (" + cuda.Fallback + ": " + fallback.Error() + ")"
 	}
 
 	nodes := &demoNetwork{}

@@ -140,9 +140,6 @@ func backendFlag(def, more string) *cli.StringFlag {
 	return &cli.StringFlag{Name: "backend", Value: def, Usage: usage}
 }
 
-// fallbackPrefix begins cuda.Select's note when auto falls back to the CPU.
-const fallbackPrefix = "CUDA unavailable, using the CPU backend"
-
 // checkBackend returns a usage error unless kind is a --backend value.
 func checkBackend(kind string) error {
 	switch kind {
@@ -157,30 +154,26 @@ func checkBackend(kind string) error {
 // once everything that uses the backend has stopped. It logs at Info why
 // auto fell back to the CPU, if it did, and the backend's name.
 func selectBackend(kind string, log *slog.Logger) (tensor.Backend, func(), error) {
-	b, shutdown, note, err := openBackend(kind)
+	b, shutdown, fallback, err := openBackend(kind)
 	if err != nil {
 		return nil, nil, err
 	}
-	if note != "" {
-		reason, ok := strings.CutPrefix(note, fallbackPrefix+": ")
-		if !ok {
-			reason = note
-		}
-		log.Info(fallbackPrefix, "reason", reason)
+	if fallback != nil {
+		log.Info(cuda.Fallback, "reason", fallback)
 	}
 	log.Info("tensor backend", "backend", b.Name())
 	return b, shutdown, nil
 }
 
-// openBackend is selectBackend without the logging: note, if not empty,
+// openBackend is selectBackend without the logging: fallback, if not nil,
 // says why auto fell back to the CPU.
-func openBackend(kind string) (b tensor.Backend, shutdown func(), note string, err error) {
+func openBackend(kind string) (b tensor.Backend, shutdown func(), fallback, err error) {
 	if err := checkBackend(kind); err != nil {
-		return nil, nil, "", err
+		return nil, nil, nil, err
 	}
-	b, shutdown, note, err = cuda.Select(kind, tensor.CPUConfig{})
+	b, shutdown, fallback, err = cuda.Select(kind, tensor.CPUConfig{})
 	if err != nil {
-		return nil, nil, "", fmt.Errorf("--backend %s: %w", kind, err)
+		return nil, nil, nil, fmt.Errorf("--backend %s: %w", kind, err)
 	}
-	return b, shutdown, note, nil
+	return b, shutdown, fallback, nil
 }

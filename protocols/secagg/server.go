@@ -33,7 +33,6 @@ type Server struct {
 	params     *Params
 	round      RoundID
 	roster     []ed25519.PublicKey
-	backend    tensor.Backend
 	neighbours [][]uint32 // by party, sorted
 	next       int        // 1..5 collecting that step, 6 done, 0 failed
 
@@ -75,7 +74,7 @@ func NewServer(p *Params, round RoundID, roster []ed25519.PublicKey, backend ten
 		nb[i] = g.Neighbours(uint32(i))
 	}
 	return &Server{
-		params: p, round: round, roster: roster, backend: backend, neighbours: nb, next: 1, acc: acc,
+		params: p, round: round, roster: roster, neighbours: nb, next: 1, acc: acc,
 		excluded: map[uint32]*PartyError{}, adverts: map[uint32]*AdvertiseKeys{}, shareMsgs: map[uint32]*ShareKeys{},
 		inputs: map[uint32]bool{}, sigs: map[uint32]ConsistencySig{}, reveals: map[uint32]*UnmaskShares{},
 	}, nil

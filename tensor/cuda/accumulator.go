@@ -6,7 +6,6 @@ import (
 	"runtime"
 	"sync"
 	"time"
-	"unsafe"
 
 	"github.com/cohort-mpc/cohort/tensor"
 	"github.com/cohort-mpc/cohort/tensor/cuda/driver"
@@ -181,7 +180,7 @@ func (a *Accumulator) add(fn *driver.Function, v []byte) error {
 	}
 	var args driver.Args
 	args.Ptr(a.sum).Ptr(a.sum).Ptr(s.dev).U64(uint64(a.n))
-	if err := a.b.ctx.Launch(fn, a.b.grid(a.n), [3]uint32{blockThreads, 1, 1}, 0, a.stream, &args); err != nil {
+	if err := a.b.launchOn(a.stream, fn, a.n, &args); err != nil {
 		return err
 	}
 	if err := s.done.Record(a.stream); err != nil {
@@ -198,13 +197,13 @@ func (a *Accumulator) add(fn *driver.Function, v []byte) error {
 // AddU32 returns).
 func (a *Accumulator) AddU32(v []uint32) error {
 	tensor.CheckAccumulator("AddU32", a.bits, 32, a.n, len(v))
-	return a.add(a.b.k.add32, bytesOf(v))
+	return a.add(a.b.k.add32, driver.Bytes(v))
 }
 
 // AddU64 adds v to the sum.
 func (a *Accumulator) AddU64(v []uint64) error {
 	tensor.CheckAccumulator("AddU64", a.bits, 64, a.n, len(v))
-	return a.add(a.b.k.add64, bytesOf(v))
+	return a.add(a.b.k.add64, driver.Bytes(v))
 }
 
 // AddMasks adds the mask streams of add and subtracts those of sub, all in
@@ -251,7 +250,6 @@ func (a *Accumulator) addMasks(add, sub []tensor.Seed, host []byte, keys, raw dr
 	}
 	batch := len(host) / aesctr.KeySize
 	nkeys := len(add) + len(sub)
-	block := [3]uint32{blockThreads, 1, 1}
 	for lo := 0; lo < nkeys; lo += batch {
 		hi := min(lo+batch, nkeys)
 		// The previous batch's launches read the buffers: wait for them.
@@ -271,13 +269,13 @@ func (a *Accumulator) addMasks(add, sub []tensor.Seed, host []byte, keys, raw dr
 		}
 		var args driver.Args
 		args.Ptr(keys).Ptr(raw).U32(uint32(hi - lo))
-		if err := a.b.ctx.Launch(a.b.k.expandKeys, a.b.grid(hi-lo), block, 0, a.stream, &args); err != nil {
+		if err := a.b.launchOn(a.stream, a.b.k.expandKeys, hi-lo, &args); err != nil {
 			return err
 		}
 		nadd := min(max(len(add)-lo, 0), hi-lo)
 		args.Reset()
 		args.Ptr(a.sum).U64(uint64(a.n)).Ptr(keys).U32(uint32(nadd)).U32(uint32(hi - lo))
-		if err := a.b.ctx.Launch(fn, a.b.grid(items), block, 0, a.stream, &args); err != nil {
+		if err := a.b.launchOn(a.stream, fn, items, &args); err != nil {
 			return err
 		}
 	}
@@ -318,13 +316,13 @@ func (a *Accumulator) sync() error {
 // ReadU32 waits for the queued work and copies the sum into dst.
 func (a *Accumulator) ReadU32(dst []uint32) error {
 	tensor.CheckAccumulator("ReadU32", a.bits, 32, a.n, len(dst))
-	return a.read(bytesOf(dst))
+	return a.read(driver.Bytes(dst))
 }
 
 // ReadU64 waits for the queued work and copies the sum into dst.
 func (a *Accumulator) ReadU64(dst []uint64) error {
 	tensor.CheckAccumulator("ReadU64", a.bits, 64, a.n, len(dst))
-	return a.read(bytesOf(dst))
+	return a.read(driver.Bytes(dst))
 }
 
 func (a *Accumulator) read(dst []byte) error {
@@ -369,12 +367,4 @@ func (a *Accumulator) Close() error {
 		errs = append(errs, a.stream.Close())
 	}
 	return errors.Join(errs...)
-}
-
-// bytesOf returns the bytes of s.
-func bytesOf[T word](s []T) []byte {
-	if len(s) == 0 {
-		return nil
-	}
-	return unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(s))), len(s)*int(unsafe.Sizeof(s[0])))
 }

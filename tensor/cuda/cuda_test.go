@@ -28,19 +28,29 @@ func TestNewMissingLibrary(t *testing.T) {
 }
 
 // TestSelect checks the three kinds on this machine: auto falls back to the
-// CPU backend exactly when New fails, with New's error as the note.
+// CPU backend exactly when New fails, with New's error as the fallback; and
+// Choose, which Select builds on, returns no backend then.
 func TestSelect(t *testing.T) {
-	b, stop, note, err := Select("cpu", tensor.CPUConfig{Workers: 1})
+	b, stop, fallback, err := Select("cpu", tensor.CPUConfig{Workers: 1})
 	if err != nil {
 		t.Fatalf("Select(cpu): %v", err)
 	}
-	if _, ok := b.(*tensor.CPU); !ok || note != "" {
-		t.Errorf("Select(cpu) = %T, note %q; want *tensor.CPU and no note", b, note)
+	if _, ok := b.(*tensor.CPU); !ok || fallback != nil {
+		t.Errorf("Select(cpu) = %T, fallback %v; want *tensor.CPU and none", b, fallback)
 	}
 	stop()
-
-	if _, _, _, err := Select("gpu", tensor.CPUConfig{}); !errors.Is(err, ErrBackendKind) {
-		t.Errorf("Select(gpu): %v, want ErrBackendKind", err)
+	if g, stop, fallback, err := Choose("cpu", tensor.CPUConfig{}); g != nil || fallback != nil || err != nil {
+		t.Errorf("Choose(cpu) = %v, %v, %v; want nothing", g, fallback, err)
+	} else {
+		stop()
+	}
+	for _, f := range []func() error{
+		func() error { _, _, _, err := Select("gpu", tensor.CPUConfig{}); return err },
+		func() error { _, _, _, err := Choose("gpu", tensor.CPUConfig{}); return err },
+	} {
+		if err := f(); !errors.Is(err, ErrBackendKind) {
+			t.Errorf("kind gpu: %v, want ErrBackendKind", err)
+		}
 	}
 
 	g, gstop, newErr := New(Config{CPU: tensor.CPUConfig{Workers: 1}})
@@ -51,14 +61,14 @@ func TestSelect(t *testing.T) {
 		}
 	}
 	for _, kind := range []string{"cuda", "auto"} {
-		b, stop, note, err := Select(kind, tensor.CPUConfig{Workers: 1})
+		b, stop, fallback, err := Select(kind, tensor.CPUConfig{Workers: 1})
 		switch {
 		case newErr == nil:
 			if err != nil {
 				t.Fatalf("Select(%s): %v, New succeeded", kind, err)
 			}
-			if _, ok := b.(*Backend); !ok || note != "" {
-				t.Errorf("Select(%s) = %T, note %q; want *cuda.Backend and no note", kind, b, note)
+			if _, ok := b.(*Backend); !ok || fallback != nil {
+				t.Errorf("Select(%s) = %T, fallback %v; want *cuda.Backend and none", kind, b, fallback)
 			}
 			stop()
 		case kind == "cuda":
@@ -72,11 +82,15 @@ func TestSelect(t *testing.T) {
 			if _, ok := b.(*tensor.CPU); !ok {
 				t.Errorf("Select(auto) = %T, want *tensor.CPU", b)
 			}
-			if !strings.Contains(note, newErr.Error()) {
-				t.Errorf("Select(auto) note %q does not give the reason %q", note, newErr)
+			if fallback == nil || fallback.Error() != newErr.Error() {
+				t.Errorf("Select(auto) fallback %v, want New's error %v", fallback, newErr)
 			}
-			t.Logf("auto: %s", note)
 			stop()
+			if g, stop, fb, err := Choose(kind, tensor.CPUConfig{}); g != nil || err != nil || fb == nil {
+				t.Errorf("Choose(auto) = %v, %v, %v; want no backend and a fallback", g, fb, err)
+			} else {
+				stop()
+			}
 		}
 	}
 }

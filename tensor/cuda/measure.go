@@ -322,10 +322,7 @@ func (b *Backend) measureDevice(ctx context.Context, words, reps int) (ms []Meas
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		grid := b.grid(int(c.items))
-		d, err := m.time(func() error {
-			return b.ctx.Launch(c.fn, grid, [3]uint32{blockThreads, 1, 1}, 0, s, c.args)
-		})
+		d, err := m.time(func() error { return b.launchOn(s, c.fn, int(c.items), c.args) })
 		if err == nil && c.check != nil {
 			err = c.check()
 		}

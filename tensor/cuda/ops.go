@@ -64,9 +64,16 @@ func (b *Backend) grid(items int) [3]uint32 {
 	return [3]uint32{uint32(max(1, min(n, b.maxBlocks))), 1, 1}
 }
 
-// launch runs fn over items work items and returns when it is queued.
+// launch runs fn over items work items on the default stream and returns
+// when it is queued.
 func (b *Backend) launch(fn *driver.Function, items int, args *driver.Args) error {
-	return b.ctx.Launch(fn, b.grid(items), [3]uint32{blockThreads, 1, 1}, 0, nil, args)
+	return b.launchOn(nil, fn, items, args)
+}
+
+// launchOn runs fn over items work items on stream s (nil: the default
+// stream) and returns when it is queued.
+func (b *Backend) launchOn(s *driver.Stream, fn *driver.Function, items int, args *driver.Args) error {
+	return b.ctx.Launch(fn, b.grid(items), [3]uint32{blockThreads, 1, 1}, 0, s, args)
 }
 
 // elementwise runs fn on the device over dst and ins, all of n elements of

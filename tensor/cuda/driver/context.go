@@ -240,30 +240,31 @@ type Elem interface {
 	~uint8 | ~uint32 | ~uint64 | ~float32 | ~float64
 }
 
-// asBytes returns the memory of s as bytes.
-func asBytes[T Elem](s []T) []byte {
+// Bytes returns the memory of s as bytes (in host byte order), without a
+// copy: for staging typed vectors in page-locked buffers.
+func Bytes[T Elem](s []T) []byte {
 	var zero T
 	return unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(s))), len(s)*int(unsafe.Sizeof(zero)))
 }
 
 // CopyToDevice copies src to device memory at dst, in host byte order.
 func CopyToDevice[T Elem](c *Context, dst DevicePtr, src []T) error {
-	return c.CopyHtoD(dst, asBytes(src))
+	return c.CopyHtoD(dst, Bytes(src))
 }
 
 // CopyFromDevice fills dst from device memory at src.
 func CopyFromDevice[T Elem](c *Context, dst []T, src DevicePtr) error {
-	return c.CopyDtoH(asBytes(dst), src)
+	return c.CopyDtoH(Bytes(dst), src)
 }
 
 // CopyToDeviceAsync enqueues a copy of src to device memory at dst on s. See
 // Stream.CopyHtoD for how long src must stay untouched.
 func CopyToDeviceAsync[T Elem](s *Stream, dst DevicePtr, src []T) error {
-	return s.CopyHtoD(dst, asBytes(src))
+	return s.CopyHtoD(dst, Bytes(src))
 }
 
 // CopyFromDeviceAsync enqueues a copy from device memory at src into dst on
 // s. See Stream.CopyDtoH for when dst may be read.
 func CopyFromDeviceAsync[T Elem](s *Stream, dst []T, src DevicePtr) error {
-	return s.CopyDtoH(asBytes(dst), src)
+	return s.CopyDtoH(Bytes(dst), src)
 }

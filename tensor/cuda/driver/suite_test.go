@@ -191,10 +191,10 @@ func roundTrip[T Elem](t *testing.T, c *Context, s *Stream, p DevicePtr, want []
 	if err := CopyFromDevice(c, got, p); err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Equal(asBytes(got), asBytes(want)) {
+	if !bytes.Equal(Bytes(got), Bytes(want)) {
 		t.Fatalf("%T: synchronous round trip differs", want)
 	}
-	if err := c.Memset8(p, 0, len(asBytes(want))); err != nil {
+	if err := c.Memset8(p, 0, len(Bytes(want))); err != nil {
 		t.Fatal(err)
 	}
 	if err := CopyToDeviceAsync(s, p, want); err != nil {
@@ -207,7 +207,7 @@ func roundTrip[T Elem](t *testing.T, c *Context, s *Stream, p DevicePtr, want []
 	if err := s.Synchronize(); err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Equal(asBytes(got), asBytes(want)) {
+	if !bytes.Equal(Bytes(got), Bytes(want)) {
 		t.Fatalf("%T: asynchronous round trip differs", want)
 	}
 }
